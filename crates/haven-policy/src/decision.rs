@@ -48,6 +48,8 @@ pub enum RequestError {
 }
 
 /// The host part of a request.
+// Names are held inline (254 bytes) so deciding never allocates; boxing would cost more than it saves.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Host {
     /// A DNS name.
@@ -57,6 +59,7 @@ pub enum Host {
 }
 
 /// What is being asked for: a name (DNS, CONNECT, SNI) or a whole URL (plain HTTP).
+#[allow(clippy::large_enum_variant)] // inline names: see `Host`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum What {
     /// A host name alone: only domain-level rules can apply.

@@ -123,10 +123,7 @@ impl DomainIndex {
 
     /// Every key with its value, in table order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], u32)> {
-        self.slots
-            .iter()
-            .filter(|&&s| s != 0)
-            .map(|&s| (self.key_at(s), ((s >> VALUE_SHIFT) & VALUE_MASK) as u32))
+        self.slots.iter().filter(|&&s| s != 0).map(|&s| (self.key_at(s), ((s >> VALUE_SHIFT) & VALUE_MASK) as u32))
     }
 }
 
@@ -238,13 +235,7 @@ impl DomainIndexBuilder {
     /// Freeze the table; the arena gives back its unused reserve.
     pub fn finish(self) -> DomainIndex {
         let (min_labels, max_labels) = if self.len == 0 { (0, 0) } else { (self.min_labels, self.max_labels) };
-        DomainIndex {
-            slots: self.slots.into_boxed_slice(),
-            arena: self.arena.into_boxed_slice(),
-            len: self.len,
-            min_labels,
-            max_labels,
-        }
+        DomainIndex { slots: self.slots.into_boxed_slice(), arena: self.arena.into_boxed_slice(), len: self.len, min_labels, max_labels }
     }
 }
 

@@ -13,6 +13,8 @@
 pub mod category;
 pub mod decision;
 pub mod domain_index;
+/// Fuzz bodies for every parser of untrusted bytes, shared by `fuzz/` and a stable smoke test.
+pub mod fuzz;
 pub mod list_line;
 pub mod list_set;
 pub mod name;

@@ -72,7 +72,7 @@ impl UrlPattern {
         let host = Name::parse(host).map_err(LineError::Name)?;
         let host = strip_www(host);
         let path = path.split('#').next().unwrap_or("/");
-        if path.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(LineError::BadPath);
         }
         Ok(UrlPattern { host, path: path.into() })

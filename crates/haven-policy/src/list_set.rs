@@ -191,7 +191,8 @@ impl ListSet {
     /// Approximate heap bytes of everything, for the memory report.
     pub fn heap_bytes(&self) -> usize {
         let combos: usize = self.combos.iter().map(|c| 48 + c.sources.len() * 2).sum();
-        let urls: usize = self.urls.iter().map(|(k, v)| 48 + k.len() + v.iter().map(|r| 40 + r.path.len() + r.entry.len()).sum::<usize>()).sum();
+        let urls: usize =
+            self.urls.iter().map(|(k, v)| 48 + k.len() + v.iter().map(|r| 40 + r.path.len() + r.entry.len()).sum::<usize>()).sum();
         let ips = self.ips.len() * 64;
         let hashed = self.hashed.iter().map(|(_, (_, h))| 64 + h.len()).sum::<usize>();
         self.domains.heap_bytes() + combos + urls + ips + hashed
@@ -407,6 +408,11 @@ impl<'t> ListSetBuilder<'t> {
             self.add_entry(source, e)?;
         }
         Ok(())
+    }
+
+    /// Count a line the caller refused before parsing (not UTF-8, far too long), so counts agree with reports.
+    pub fn reject(&mut self, source: SourceId) {
+        self.counts[source.index()].rejected += 1;
     }
 
     /// Add one parsed entry.

@@ -157,11 +157,14 @@ impl<'a> Iterator for Ancestors<'a> {
     }
 }
 
-/// True when `name` is a bare public suffix (`com`, `co.uk`), which a suffix rule must never be.
+/// True when `name` is a bare ICANN public suffix (`com`, `co.uk`), which a suffix rule must never be.
+///
+/// Private-section suffixes (`blogspot.com`, dynamic-DNS providers) stay allowed as entries: a list
+/// that names a whole hosting or dynamic-DNS provider means to block all of it.
 pub fn is_public_suffix(name: &Name) -> bool {
     let bytes = name.as_bytes();
     match psl::suffix(bytes) {
-        Some(s) => s.as_bytes() == bytes && s.is_known(),
+        Some(s) => s.as_bytes() == bytes && s.is_known() && s.typ() == Some(psl::Type::Icann),
         None => false,
     }
 }
@@ -201,5 +204,8 @@ mod tests {
         assert!(is_public_suffix(&Name::parse("co.uk").unwrap()));
         assert!(is_public_suffix(&Name::parse("com").unwrap()));
         assert!(!is_public_suffix(&Name::parse("bbc.co.uk").unwrap()));
+        // Private-section suffixes are whole providers a list may deliberately block.
+        assert!(!is_public_suffix(&Name::parse("blogspot.com").unwrap()));
+        assert!(!is_public_suffix(&Name::parse("kicks-ass.net").unwrap()));
     }
 }

@@ -238,6 +238,9 @@ struct SiteRules {
     urls: HashMap<Box<str>, Vec<usize>>,
 }
 
+/// A sub-group: its id and its sorted member user names.
+type Subgroup = (Box<str>, Box<[Box<str>]>);
+
 /// A compiled group: what its members may reach and when.
 #[derive(Debug, Clone)]
 pub struct Group {
@@ -254,7 +257,7 @@ pub struct Group {
     pub(crate) block_mask: CategorySet,
     /// Categories allowed outright: a fast path.
     pub(crate) allow_mask: CategorySet,
-    subgroups: Vec<(Box<str>, Box<[Box<str>]>)>,
+    subgroups: Vec<Subgroup>,
     sites: SiteRules,
 }
 
@@ -485,7 +488,7 @@ fn compile_group(
     let base = format!("groups.{}", g.id);
     let default_rule = Rule { base: if g.default == Action::Allow { Base::Allow } else { Base::Block }, users: Box::new([]), subgroups: 0 };
     let mut rules = vec![default_rule; taxonomy.len()];
-    let mut subgroups: Vec<(Box<str>, Box<[Box<str>]>)> = Vec::new();
+    let mut subgroups: Vec<Subgroup> = Vec::new();
     if g.subgroups.len() > 64 {
         errors.push(PolicyError::new(format!("{base}.subgroups"), "at most 64 sub-groups per group"));
     }
@@ -508,7 +511,10 @@ fn compile_group(
             continue;
         };
         if taxonomy.get(cid).kind == CategoryKind::Illegal {
-            errors.push(PolicyError::floor(&field, "illegal-content categories are enforced by the illegal floor and cannot be set by any group policy"));
+            errors.push(PolicyError::floor(
+                &field,
+                "illegal-content categories are enforced by the illegal floor and cannot be set by any group policy",
+            ));
             continue;
         }
         let base_rule = match &spec.base {
@@ -557,7 +563,17 @@ fn compile_group(
         }
     }
     let sites = compile_sites(g, floor, &base, errors);
-    Group { id: g.id.as_str().into(), title: g.title.as_str().into(), kind: g.kind, default: g.default, rules, block_mask, allow_mask, subgroups, sites }
+    Group {
+        id: g.id.as_str().into(),
+        title: g.title.as_str().into(),
+        kind: g.kind,
+        default: g.default,
+        rules,
+        block_mask,
+        allow_mask,
+        subgroups,
+        sites,
+    }
 }
 
 fn compile_sites(g: &GroupSpec, floor: &ListSet, base: &str, errors: &mut Vec<PolicyError>) -> SiteRules {
@@ -586,7 +602,10 @@ fn compile_sites(g: &GroupSpec, floor: &ListSet, base: &str, errors: &mut Vec<Po
         } else {
             match Name::parse(text.strip_prefix("*.").unwrap_or(text)) {
                 Ok(n) if is_public_suffix(&n) => {
-                    errors.push(PolicyError::new(format!("{field}.site"), format!("`{n}` is a public suffix; an entry on it would cover every site under it")));
+                    errors.push(PolicyError::new(
+                        format!("{field}.site"),
+                        format!("`{n}` is a public suffix; an entry on it would cover every site under it"),
+                    ));
                     continue;
                 }
                 Ok(n) => (Box::from(n.as_str()), None, n.to_string()),
@@ -643,7 +662,10 @@ fn floor_covers(floor: &ListSet, host: &str, url: Option<&UrlPattern>) -> bool {
 
 fn check_fails_closed(fb: &Group, groups: &[Group], taxonomy: &Taxonomy, errors: &mut Vec<PolicyError>) {
     if !matches!(fb.kind, GroupKind::Pupil | GroupKind::Unknown) {
-        errors.push(PolicyError::new("fallback_group", format!("`{}` is a {} group; unknown clients must get a pupil-strict group", fb.id, fb.kind.as_str())));
+        errors.push(PolicyError::new(
+            "fallback_group",
+            format!("`{}` is a {} group; unknown clients must get a pupil-strict group", fb.id, fb.kind.as_str()),
+        ));
         return;
     }
     for g in groups.iter().filter(|g| g.kind == GroupKind::Pupil) {
@@ -651,12 +673,18 @@ fn check_fails_closed(fb: &Group, groups: &[Group], taxonomy: &Taxonomy, errors:
             if fb.rule(c).strictness() > g.rule(c).strictness() {
                 errors.push(PolicyError::new(
                     format!("groups.{}.categories.{}", fb.id, cat.id),
-                    format!("the fallback group must be at least as strict as every pupil group, but pupil group `{}` is stricter here", g.id),
+                    format!(
+                        "the fallback group must be at least as strict as every pupil group, but pupil group `{}` is stricter here",
+                        g.id
+                    ),
                 ));
             }
         }
         if fb.default == Action::Allow && g.default == Action::Block {
-            errors.push(PolicyError::new(format!("groups.{}.default", fb.id), format!("pupil group `{}` blocks uncategorised sites; the fallback group must too", g.id)));
+            errors.push(PolicyError::new(
+                format!("groups.{}.default", fb.id),
+                format!("pupil group `{}` blocks uncategorised sites; the fallback group must too", g.id),
+            ));
         }
     }
 }
@@ -687,7 +715,10 @@ fn compile_directory(spec: &DirectorySpec, by_id: &HashMap<Box<str>, GroupIdx>, 
         let net = match cidr.parse::<IpNet>().or_else(|_| cidr.parse::<IpAddr>().map(IpNet::from)) {
             Ok(n) => n.trunc(),
             Err(_) => {
-                errors.push(PolicyError::new(format!("identity.networks[{i}].cidr"), format!("`{cidr}` is not a network such as 10.1.0.0/16")));
+                errors.push(PolicyError::new(
+                    format!("identity.networks[{i}].cidr"),
+                    format!("`{cidr}` is not a network such as 10.1.0.0/16"),
+                ));
                 continue;
             }
         };
@@ -695,6 +726,6 @@ fn compile_directory(spec: &DirectorySpec, by_id: &HashMap<Box<str>, GroupIdx>, 
             d.networks.push((net, gi));
         }
     }
-    d.networks.sort_by(|a, b| b.0.prefix_len().cmp(&a.0.prefix_len()));
+    d.networks.sort_by_key(|n| std::cmp::Reverse(n.0.prefix_len()));
     d
 }

@@ -114,10 +114,7 @@ fn day(s: &str) -> Result<u8, ScheduleError> {
     const DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
     let l = s.to_ascii_lowercase();
     // A day is its full name or any prefix of it of three letters or more ("Mon", "Tues").
-    DAYS.iter()
-        .position(|d| l.len() >= 3 && d.starts_with(l.as_str()))
-        .map(|p| p as u8)
-        .ok_or_else(|| ScheduleError::Day(s.to_string()))
+    DAYS.iter().position(|d| l.len() >= 3 && d.starts_with(l.as_str())).map(|p| p as u8).ok_or_else(|| ScheduleError::Day(s.to_string()))
 }
 
 fn parse_time(s: &str) -> Result<u16, ScheduleError> {

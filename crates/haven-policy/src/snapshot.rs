@@ -53,12 +53,18 @@ impl Snapshot {
     pub fn new(taxonomy: Taxonomy, floor: ListSet, lists: ListSet, policy: Policy, tz: TimeZone) -> Result<Snapshot, SnapshotError> {
         for s in floor.sources() {
             if taxonomy.get(s.category).kind != CategoryKind::Illegal {
-                return Err(SnapshotError::FloorCategory { source_name: s.name.to_string(), category: taxonomy.get(s.category).id.to_string() });
+                return Err(SnapshotError::FloorCategory {
+                    source_name: s.name.to_string(),
+                    category: taxonomy.get(s.category).id.to_string(),
+                });
             }
         }
         for s in lists.sources() {
             if taxonomy.get(s.category).kind == CategoryKind::Illegal {
-                return Err(SnapshotError::ListCategory { source_name: s.name.to_string(), category: taxonomy.get(s.category).id.to_string() });
+                return Err(SnapshotError::ListCategory {
+                    source_name: s.name.to_string(),
+                    category: taxonomy.get(s.category).id.to_string(),
+                });
             }
         }
         let strong = taxonomy
@@ -197,18 +203,22 @@ impl Snapshot {
         d.action = action;
         d.category = Some(cat);
         d.decided_by = DecidedBy::Category(verdict);
-        d.hit = url_m
-            .explain(cat)
-            .or_else(|| name.and_then(|n| self.lists.explain_name(&name_m, n, cat)))
-            .or_else(|| {
-                ip_sources.and_then(|srcs| {
-                    srcs.iter().map(|s| self.lists.source(*s)).find(|s| s.category == cat).map(|s| Hit { source: s, entry: "" })
-                })
-            });
+        d.hit = url_m.explain(cat).or_else(|| name.and_then(|n| self.lists.explain_name(&name_m, n, cat))).or_else(|| {
+            ip_sources.and_then(|srcs| {
+                srcs.iter().map(|s| self.lists.source(*s)).find(|s| s.category == cat).map(|s| Hit { source: s, entry: "" })
+            })
+        });
         d
     }
 
-    fn categorise(&self, g: &Group, id: &Identity<'_>, cats: CategorySet, at: Timestamp, local: &mut Option<LocalTime>) -> (Action, CategoryId, Verdict) {
+    fn categorise(
+        &self,
+        g: &Group,
+        id: &Identity<'_>,
+        cats: CategorySet,
+        at: Timestamp,
+        local: &mut Option<LocalTime>,
+    ) -> (Action, CategoryId, Verdict) {
         let mut blocked = cats.intersect(g.block_mask);
         let mut allowed = cats.intersect(g.allow_mask);
         for c in cats.minus(g.block_mask).minus(g.allow_mask).iter() {
@@ -315,7 +325,9 @@ impl Snapshot {
                 title(d.category).to_lowercase(),
                 d.hit.map_or("illegal-content", |h| &*h.source.name)
             ),
-            DecidedBy::SiteEntry(e) => format!("{verb} for {}: site entry {} ({}), added by {}", d.group.title, e.reference, e.reason, e.author),
+            DecidedBy::SiteEntry(e) => {
+                format!("{verb} for {}: site entry {} ({}), added by {}", d.group.title, e.reference, e.reason, e.author)
+            }
             DecidedBy::GroupDefault => match d.action {
                 Action::Allow => format!("Allowed for {}: not in any blocked category", d.group.title),
                 Action::Block => format!("Blocked for {}: not on the group's allowed sites", d.group.title),

@@ -44,7 +44,10 @@ fn check(rows: &[Row<'_>]) {
             None => sentence == r.reason,
         };
         if d.action != r.action || !reason_ok {
-            failures.push(format!("{} ({:?} at {}): got {:?} `{sentence}`, want {:?} `{}`", r.what, r.who, r.when, d.action, r.action, r.reason));
+            failures.push(format!(
+                "{} ({:?} at {}): got {:?} `{sentence}`, want {:?} `{}`",
+                r.what, r.who, r.when, d.action, r.action, r.reason
+            ));
         }
     }
     assert!(failures.is_empty(), "{} of {} rows failed:\n{}", failures.len(), rows.len(), failures.join("\n"));
@@ -60,10 +63,28 @@ fn names_match_whole_labels_case_and_dots() {
         Row { who: g, what: "a.b.c.bet365.com", when: MON_LESSON_GMT, action: Block, reason: "Blocked for Key Stage 3: Gambling" },
         Row { who: g, what: "WWW.BET365.COM.", when: MON_LESSON_GMT, action: Block, reason: "Blocked for Key Stage 3: Gambling" },
         // `ad.com` is listed; `bad.com` merely ends with the same letters.
-        Row { who: g, what: "bad.com", when: MON_LESSON_GMT, action: Allow, reason: "Allowed for Key Stage 3: not in any blocked category" },
+        Row {
+            who: g,
+            what: "bad.com",
+            when: MON_LESSON_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: not in any blocked category",
+        },
         Row { who: g, what: "ad.com", when: MON_LESSON_GMT, action: Block, reason: "Blocked for Key Stage 3: Gambling" },
-        Row { who: g, what: "bet365.com.evil.test", when: MON_LESSON_GMT, action: Allow, reason: "Allowed for Key Stage 3: not in any blocked category" },
-        Row { who: g, what: "notbet365.com", when: MON_LESSON_GMT, action: Allow, reason: "Allowed for Key Stage 3: not in any blocked category" },
+        Row {
+            who: g,
+            what: "bet365.com.evil.test",
+            when: MON_LESSON_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: not in any blocked category",
+        },
+        Row {
+            who: g,
+            what: "notbet365.com",
+            when: MON_LESSON_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: not in any blocked category",
+        },
     ]);
 }
 
@@ -84,7 +105,13 @@ fn hosts_entries_cover_the_exact_name_only() {
     let g = group("ks3");
     check(&[
         Row { who: g, what: "exact.example", when: MON_LESSON_GMT, action: Block, reason: "Blocked for Key Stage 3: Shopping" },
-        Row { who: g, what: "www.exact.example", when: MON_LESSON_GMT, action: Allow, reason: "Allowed for Key Stage 3: not in any blocked category" },
+        Row {
+            who: g,
+            what: "www.exact.example",
+            when: MON_LESSON_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: not in any blocked category",
+        },
     ]);
 }
 
@@ -94,12 +121,42 @@ fn url_entries_match_host_and_path_prefix() {
     let g = group("ks3");
     check(&[
         Row { who: g, what: "http://example.org/casino", when: MON_LESSON_GMT, action: Block, reason: "Blocked for Key Stage 3: Gambling" },
-        Row { who: g, what: "http://www.example.org/casino/poker?x=1", when: MON_LESSON_GMT, action: Block, reason: "Blocked for Key Stage 3: Gambling" },
-        Row { who: g, what: "https://sub.example.org/casino?id=2", when: MON_LESSON_GMT, action: Block, reason: "Blocked for Key Stage 3: Gambling" },
-        Row { who: g, what: "http://example.org/casinos", when: MON_LESSON_GMT, action: Allow, reason: "Allowed for Key Stage 3: not in any blocked category" },
-        Row { who: g, what: "http://example.org/", when: MON_LESSON_GMT, action: Allow, reason: "Allowed for Key Stage 3: not in any blocked category" },
+        Row {
+            who: g,
+            what: "http://www.example.org/casino/poker?x=1",
+            when: MON_LESSON_GMT,
+            action: Block,
+            reason: "Blocked for Key Stage 3: Gambling",
+        },
+        Row {
+            who: g,
+            what: "https://sub.example.org/casino?id=2",
+            when: MON_LESSON_GMT,
+            action: Block,
+            reason: "Blocked for Key Stage 3: Gambling",
+        },
+        Row {
+            who: g,
+            what: "http://example.org/casinos",
+            when: MON_LESSON_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: not in any blocked category",
+        },
+        Row {
+            who: g,
+            what: "http://example.org/",
+            when: MON_LESSON_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: not in any blocked category",
+        },
         // A name alone (DNS, CONNECT) cannot see the path, so only host-level rules apply.
-        Row { who: g, what: "example.org", when: MON_LESSON_GMT, action: Allow, reason: "Allowed for Key Stage 3: not in any blocked category" },
+        Row {
+            who: g,
+            what: "example.org",
+            when: MON_LESSON_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: not in any blocked category",
+        },
     ]);
 }
 
@@ -107,18 +164,72 @@ fn url_entries_match_host_and_path_prefix() {
 fn each_action_kind() {
     use Action::*;
     check(&[
-        Row { who: group("ks3"), what: "video.example", when: MON_LESSON_GMT, action: Allow, reason: "Allowed for Key Stage 3: Video streaming" },
+        Row {
+            who: group("ks3"),
+            what: "video.example",
+            when: MON_LESSON_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: Video streaming",
+        },
         Row { who: group("ks3"), what: "bet365.com", when: MON_LUNCH_GMT, action: Block, reason: "Blocked for Key Stage 3: Gambling" },
-        Row { who: group("ks3"), what: "games.example", when: MON_LUNCH_GMT, action: Allow, reason: "Allowed for Key Stage 3: Games (during Lunch)" },
-        Row { who: group("ks3"), what: "games.example", when: MON_LESSON_GMT, action: Block, reason: "Blocked for Key Stage 3: Games (allowed only during Lunch, After school)" },
-        Row { who: group("ks3"), what: "games.example", when: "2025-10-27T16:00:00Z", action: Allow, reason: "Allowed for Key Stage 3: Games (during After school)" },
+        Row {
+            who: group("ks3"),
+            what: "games.example",
+            when: MON_LUNCH_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: Games (during Lunch)",
+        },
+        Row {
+            who: group("ks3"),
+            what: "games.example",
+            when: MON_LESSON_GMT,
+            action: Block,
+            reason: "Blocked for Key Stage 3: Games (allowed only during Lunch, After school)",
+        },
+        Row {
+            who: group("ks3"),
+            what: "games.example",
+            when: "2025-10-27T16:00:00Z",
+            action: Allow,
+            reason: "Allowed for Key Stage 3: Games (during After school)",
+        },
         // Saturday lunchtime is not a school lunch window.
-        Row { who: group("ks3"), what: "games.example", when: "2025-11-01T12:20:00Z", action: Block, reason: "Blocked for Key Stage 3: Games (allowed only…" },
+        Row {
+            who: group("ks3"),
+            what: "games.example",
+            when: "2025-11-01T12:20:00Z",
+            action: Block,
+            reason: "Blocked for Key Stage 3: Games (allowed only…",
+        },
         // Nominated users: named, via a sub-group, and not nominated.
-        Row { who: user("alice"), what: "social.example", when: MON_LESSON_GMT, action: Allow, reason: "Allowed for Key Stage 3: Social networks (nominated user)" },
-        Row { who: user("bob"), what: "social.example", when: MON_LESSON_GMT, action: Allow, reason: "Allowed for Key Stage 3: Social networks (nominated user)" },
-        Row { who: user("carol"), what: "social.example", when: MON_LESSON_GMT, action: Block, reason: "Blocked for Key Stage 3: Social networks (allowed for nominated users only)" },
-        Row { who: group("ks3"), what: "social.example", when: MON_LESSON_GMT, action: Block, reason: "Blocked for Key Stage 3: Social networks (allowed for nominated users only)" },
+        Row {
+            who: user("alice"),
+            what: "social.example",
+            when: MON_LESSON_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: Social networks (nominated user)",
+        },
+        Row {
+            who: user("bob"),
+            what: "social.example",
+            when: MON_LESSON_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: Social networks (nominated user)",
+        },
+        Row {
+            who: user("carol"),
+            what: "social.example",
+            when: MON_LESSON_GMT,
+            action: Block,
+            reason: "Blocked for Key Stage 3: Social networks (allowed for nominated users only)",
+        },
+        Row {
+            who: group("ks3"),
+            what: "social.example",
+            when: MON_LESSON_GMT,
+            action: Block,
+            reason: "Blocked for Key Stage 3: Social networks (allowed for nominated users only)",
+        },
         // Staff differ from pupils.
         Row { who: user("mr.teacher"), what: "games.example", when: MON_LESSON_GMT, action: Allow, reason: "Allowed for Staff: Games" },
     ]);
@@ -153,11 +264,31 @@ fn site_entries_are_most_specific_first_and_carry_their_reason() {
     use Action::*;
     let g = group("ks3");
     check(&[
-        Row { who: g, what: "allowed.bet365.com", when: MON_LESSON_GMT, action: Allow, reason: "Allowed for Key Stage 3: site entry ks3-site-1 (because), added by it.manager" },
+        Row {
+            who: g,
+            what: "allowed.bet365.com",
+            when: MON_LESSON_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: site entry ks3-site-1 (because), added by it.manager",
+        },
         Row { who: g, what: "www.bet365.com", when: MON_LESSON_GMT, action: Block, reason: "Blocked for Key Stage 3: Gambling" },
-        Row { who: g, what: "example.net", when: MON_LESSON_GMT, action: Block, reason: "Blocked for Key Stage 3: site entry ks3-site-2…" },
-        Row { who: g, what: "http://example.net/homework/week1", when: MON_LESSON_GMT, action: Allow, reason: "Allowed for Key Stage 3: site entry ks3-site-3…" },
-        Row { who: g, what: "http://example.net/other", when: MON_LESSON_GMT, action: Block, reason: "Blocked for Key Stage 3: site entry ks3-site-2…" },
+        Row {
+            who: g, what: "example.net", when: MON_LESSON_GMT, action: Block, reason: "Blocked for Key Stage 3: site entry ks3-site-2…"
+        },
+        Row {
+            who: g,
+            what: "http://example.net/homework/week1",
+            when: MON_LESSON_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: site entry ks3-site-3…",
+        },
+        Row {
+            who: g,
+            what: "http://example.net/other",
+            when: MON_LESSON_GMT,
+            action: Block,
+            reason: "Blocked for Key Stage 3: site entry ks3-site-2…",
+        },
     ]);
 }
 
@@ -185,12 +316,30 @@ fn illegal_floor_beats_every_kind_of_allow() {
         Row { who: group("ks3"), what: "http://floor-url.test/abuse/page.html", when: MON_LUNCH_GMT, action: Block, reason: floor },
         Row { who: group("ks3"), what: "http://floor-url.test/abuse/page.html?x=1", when: MON_LUNCH_GMT, action: Block, reason: floor },
         // ...but blocks only that URL: a sibling page and the bare name stay reachable.
-        Row { who: group("ks3"), what: "http://floor-url.test/other.html", when: MON_LUNCH_GMT, action: Allow, reason: "Allowed for Key Stage 3: site entry ks3-site-4 (because), added by it.manager" },
-        Row { who: group("ks3"), what: "floor-url.test", when: MON_LUNCH_GMT, action: Allow, reason: "Allowed for Key Stage 3: site entry ks3-site-4…" },
+        Row {
+            who: group("ks3"),
+            what: "http://floor-url.test/other.html",
+            when: MON_LUNCH_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: site entry ks3-site-4 (because), added by it.manager",
+        },
+        Row {
+            who: group("ks3"),
+            what: "floor-url.test",
+            when: MON_LUNCH_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: site entry ks3-site-4…",
+        },
         // Hashed feed entry beats a site allow for the same host.
         Row { who: group("ks3"), what: "http://hashed-floor.test/secret/img.jpg", when: MON_LUNCH_GMT, action: Block, reason: hashed },
         Row { who: group("ks3"), what: "http://www.hashed-floor.test/secret/img.jpg", when: MON_LUNCH_GMT, action: Block, reason: hashed },
-        Row { who: group("ks3"), what: "http://hashed-floor.test/secret/other.jpg", when: MON_LUNCH_GMT, action: Allow, reason: "Allowed for Key Stage 3: site entry ks3-site-5…" },
+        Row {
+            who: group("ks3"),
+            what: "http://hashed-floor.test/secret/other.jpg",
+            when: MON_LUNCH_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: site entry ks3-site-5…",
+        },
     ]);
 }
 
@@ -204,7 +353,12 @@ fn allow_entries_for_floor_content_are_refused_and_flagged() {
         (HASHED_FLOOR_URL, "the exact URL of a hashed entry"),
     ] {
         let mut spec = policy_spec();
-        spec.groups[1].sites.push(SiteSpec { action: Action::Allow, site: site.into(), reason: "teacher asked".into(), author: "dsl".into() });
+        spec.groups[1].sites.push(SiteSpec {
+            action: Action::Allow,
+            site: site.into(),
+            reason: "teacher asked".into(),
+            author: "dsl".into(),
+        });
         let errs = snapshot_with(&spec).err().unwrap_or_else(|| panic!("allow for {why} must be refused"));
         assert_eq!(errs.len(), 1, "{why}: {errs:?}");
         assert!(errs[0].floor_override, "{why}: must be flagged for audit");
@@ -212,7 +366,12 @@ fn allow_entries_for_floor_content_are_refused_and_flagged() {
     }
     // A block entry for floor content is harmless and accepted.
     let mut spec = policy_spec();
-    spec.groups[1].sites.push(SiteSpec { action: Action::Block, site: "floor-domain.test".into(), reason: "belt and braces".into(), author: "dsl".into() });
+    spec.groups[1].sites.push(SiteSpec {
+        action: Action::Block,
+        site: "floor-domain.test".into(),
+        reason: "belt and braces".into(),
+        author: "dsl".into(),
+    });
     assert!(snapshot_with(&spec).is_ok());
 }
 
@@ -234,11 +393,35 @@ fn unknown_clients_fail_closed() {
     let nobody = Who { client: Some("192.168.77.7".parse().unwrap()), ..Who::default() };
     check(&[
         Row { who: nobody, what: "games.example", when: MON_LUNCH_GMT, action: Block, reason: "Blocked for Unknown device: Games" },
-        Row { who: nobody, what: "video.example", when: MON_LUNCH_GMT, action: Block, reason: "Blocked for Unknown device: Video streaming" },
-        Row { who: Who::default(), what: "social.example", when: MON_LUNCH_GMT, action: Block, reason: "Blocked for Unknown device: Social networks" },
+        Row {
+            who: nobody,
+            what: "video.example",
+            when: MON_LUNCH_GMT,
+            action: Block,
+            reason: "Blocked for Unknown device: Video streaming",
+        },
+        Row {
+            who: Who::default(),
+            what: "social.example",
+            when: MON_LUNCH_GMT,
+            action: Block,
+            reason: "Blocked for Unknown device: Social networks",
+        },
         // An unknown user name or group name also falls back rather than failing open.
-        Row { who: user("stranger"), what: "games.example", when: MON_LUNCH_GMT, action: Block, reason: "Blocked for Unknown device: Games" },
-        Row { who: group("no-such-group"), what: "games.example", when: MON_LUNCH_GMT, action: Block, reason: "Blocked for Unknown device: Games" },
+        Row {
+            who: user("stranger"),
+            what: "games.example",
+            when: MON_LUNCH_GMT,
+            action: Block,
+            reason: "Blocked for Unknown device: Games",
+        },
+        Row {
+            who: group("no-such-group"),
+            what: "games.example",
+            when: MON_LUNCH_GMT,
+            action: Block,
+            reason: "Blocked for Unknown device: Games",
+        },
     ]);
 }
 
@@ -277,7 +460,13 @@ fn harm_beats_allow_lists_but_allow_lists_beat_school_choices() {
     let g = group("ks3");
     check(&[
         // edu.games.example: games (parent) + education. Education is an exception inside games.
-        Row { who: g, what: "edu.games.example", when: MON_LESSON_GMT, action: Allow, reason: "Allowed for Key Stage 3: Education (a trusted category…" },
+        Row {
+            who: g,
+            what: "edu.games.example",
+            when: MON_LESSON_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: Education (a trusted category…",
+        },
         // both-cats.test: gambling + education. Harm wins.
         Row { who: g, what: "both-cats.test", when: MON_LESSON_GMT, action: Block, reason: "Blocked for Key Stage 3: Gambling" },
     ]);
@@ -289,8 +478,20 @@ fn ip_entries_and_ip_urls() {
     let g = group("ks3");
     check(&[
         Row { who: g, what: "9.9.9.9", when: MON_LESSON_GMT, action: Block, reason: "Blocked for Key Stage 3: Proxy anonymiser" },
-        Row { who: g, what: "http://9.9.9.9/dns-query", when: MON_LESSON_GMT, action: Block, reason: "Blocked for Key Stage 3: Proxy anonymiser" },
-        Row { who: g, what: "8.8.8.8", when: MON_LESSON_GMT, action: Allow, reason: "Allowed for Key Stage 3: not in any blocked category" },
+        Row {
+            who: g,
+            what: "http://9.9.9.9/dns-query",
+            when: MON_LESSON_GMT,
+            action: Block,
+            reason: "Blocked for Key Stage 3: Proxy anonymiser",
+        },
+        Row {
+            who: g,
+            what: "8.8.8.8",
+            when: MON_LESSON_GMT,
+            action: Allow,
+            reason: "Allowed for Key Stage 3: not in any blocked category",
+        },
     ]);
 }
 

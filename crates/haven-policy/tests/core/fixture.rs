@@ -41,13 +41,23 @@ pub const HASHED_FLOOR_URL: &str = "hashed-floor.test/secret/img.jpg";
 pub fn floor(t: &Taxonomy) -> ListSet {
     let mut b = ListSetBuilder::new(t, 8);
     let csam = b
-        .add_source(Source { name: "test-iwf".into(), category: t.id("illegal_csam").unwrap(), origin: "fixture".into(), matching: Matching::Subdomains })
+        .add_source(Source {
+            name: "test-iwf".into(),
+            category: t.id("illegal_csam").unwrap(),
+            origin: "fixture".into(),
+            matching: Matching::Subdomains,
+        })
         .unwrap();
     for l in ["floor-domain.test", "floor-url.test/abuse/page.html"] {
         b.add_line(csam, ListFormat::Mixed, l).unwrap();
     }
     let hashed = b
-        .add_source(Source { name: "test-hashed".into(), category: t.id("illegal_terrorism").unwrap(), origin: "fixture".into(), matching: Matching::Subdomains })
+        .add_source(Source {
+            name: "test-hashed".into(),
+            category: t.id("illegal_terrorism").unwrap(),
+            origin: "fixture".into(),
+            matching: Matching::Subdomains,
+        })
         .unwrap();
     b.add_hashed(hashed, &sha256_hex(HASHED_FLOOR_URL)).unwrap();
     b.finish().unwrap()
@@ -146,7 +156,12 @@ pub fn policy_spec() -> PolicySpec {
         ],
         fallback_group: "unknown".into(),
         directory: DirectorySpec {
-            users: vec![("alice".into(), "ks3".into()), ("bob".into(), "ks3".into()), ("carol".into(), "ks3".into()), ("mr.teacher".into(), "staff".into())],
+            users: vec![
+                ("alice".into(), "ks3".into()),
+                ("bob".into(), "ks3".into()),
+                ("carol".into(), "ks3".into()),
+                ("mr.teacher".into(), "staff".into()),
+            ],
             devices: vec![("10.0.5.10".into(), "LIB-PC-01".into(), Some("carol".into()), None)],
             networks: vec![("10.0.0.0/16".into(), "ks3".into()), ("10.9.0.0/16".into(), "staff".into())],
         },

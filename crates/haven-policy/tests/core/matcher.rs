@@ -16,11 +16,7 @@ fn name_strategy() -> impl Strategy<Value = String> {
 
 /// The obvious, slow definition: equal, or ends with "." + entry.
 fn naive(entries: &[(String, usize, bool)], name: &str) -> BTreeSet<usize> {
-    entries
-        .iter()
-        .filter(|(e, _, exact)| name == e || (!exact && name.ends_with(&format!(".{e}"))))
-        .map(|(_, c, _)| *c)
-        .collect()
+    entries.iter().filter(|(e, _, exact)| name == e || (!exact && name.ends_with(&format!(".{e}")))).map(|(_, c, _)| *c).collect()
 }
 
 proptest! {

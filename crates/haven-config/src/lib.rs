@@ -1,0 +1,727 @@
+//! Haven's configuration: `haven.toml` in, a checked policy and list plan out.
+//!
+//! Two stages, so a bad file is refused before any port is bound or any list is read:
+//! `Config::from_file` parses and checks everything it can (unknown keys, categories, windows,
+//! groups, attempts on the illegal floor); `Config::build` then loads the lists and freezes a
+//! `Snapshot`. A failed build changes nothing, so the snapshot in force stays in force.
+
+mod raw;
+mod taxonomy_data;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use haven_lists::{LoadError, LoadReport, SourceSpec, Ut1Mapping};
+use haven_policy::{
+    Action, BaseSpec, CategoryId, CategoryKind, DirectorySpec, GroupKind, GroupSpec, ListFormat, ListSet, Matching, Policy, PolicyError,
+    PolicySpec, RuleSpec, SiteSpec, Snapshot, SnapshotError, Taxonomy, WindowSpec,
+};
+use jiff::tz::TimeZone;
+
+use raw::{RawConfig, RawFloorSource, RawGroup, RawList};
+pub use taxonomy_data::{Audience, AudienceDefault, builtin_taxonomy};
+
+/// The built-in default policy (St John's acceptable-use table, made age-appropriate).
+pub const DEFAULT_POLICY: &str = include_str!("../data/default-policy.toml");
+/// The built-in UT1 directory-to-category mapping.
+pub const UT1_MAPPING: &str = include_str!("../data/ut1-categories.toml");
+/// The clearly-labelled illegal-floor test list, so the floor can be tested without a licensed feed.
+pub const ILLEGAL_TEST_LIST: &str = include_str!("../data/illegal-test-list.txt");
+
+/// Why a configuration was refused or could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TOML does not parse, or has a key Haven does not know.
+    #[error("{path}: {message}")]
+    Toml {
+        /// The file.
+        path: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// Fields that parse but make no sense; every one is listed.
+    #[error("{}", invalid_text(.path, .errors))]
+    Invalid {
+        /// The file.
+        path: String,
+        /// Each problem, naming its field.
+        errors: Vec<PolicyError>,
+        /// Where refused floor overrides among `errors` must be recorded.
+        audit_path: PathBuf,
+    },
+    /// A list could not be loaded.
+    #[error(transparent)]
+    Lists(#[from] LoadError),
+    /// Lists and policy do not fit together.
+    #[error("{path}: {source}")]
+    Snapshot {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: SnapshotError,
+    },
+}
+
+fn invalid_text(path: &str, errors: &[PolicyError]) -> String {
+    let lines: Vec<String> = errors.iter().map(|e| format!("{path}: {e}")).collect();
+    lines.join("\n")
+}
+
+impl ConfigError {
+    /// Attempts to exempt something from the illegal floor, which callers must record for audit.
+    pub fn floor_overrides(&self) -> Vec<&PolicyError> {
+        match self {
+            ConfigError::Invalid { errors, .. } => errors.iter().filter(|e| e.floor_override).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Where floor overrides in this error must be recorded, if it holds any.
+    pub fn audit_path(&self) -> Option<&Path> {
+        match self {
+            ConfigError::Invalid { audit_path, .. } => Some(audit_path),
+            _ => None,
+        }
+    }
+}
+
+/// One planned floor source.
+#[derive(Debug, Clone)]
+struct FloorPlan {
+    name: String,
+    path: PathBuf,
+    format: FloorFormat,
+    category: CategoryId,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum FloorFormat {
+    List(ListFormat),
+    Sha256,
+}
+
+/// A checked configuration, ready to build.
+#[derive(Debug, Clone)]
+pub struct Config {
+    origin: String,
+    taxonomy: Taxonomy,
+    policy: PolicySpec,
+    lists: Vec<SourceSpec>,
+    floor: Vec<FloorPlan>,
+    audit_path: PathBuf,
+    tz: TimeZone,
+}
+
+/// A built snapshot with what loading it took.
+pub struct Built {
+    /// The frozen snapshot, ready to swap in.
+    pub snapshot: Snapshot,
+    /// What the categorised lists contributed.
+    pub lists: LoadReport,
+    /// What the illegal floor's sources contributed.
+    pub floor: LoadReport,
+    /// Wall time of the whole build.
+    pub elapsed: Duration,
+}
+
+impl Config {
+    /// Read and check a configuration file; paths inside it are relative to its folder.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: origin.clone(), source })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Config::from_toml(&text, &origin, &base)
+    }
+
+    /// Haven's embedded defaults: the default policy, the test floor, no category lists yet.
+    pub fn embedded() -> Result<Config, ConfigError> {
+        Config::from_toml("", "(embedded defaults)", Path::new("."))
+    }
+
+    /// Check configuration text; `origin` names it in errors, `base` resolves relative paths.
+    pub fn from_toml(text: &str, origin: &str, base: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = parse_toml(text, origin)?;
+        let mut errors = Vec::new();
+
+        let audit_path = base.join(raw.audit.path.as_deref().unwrap_or("haven-audit.jsonl"));
+        let (taxonomy, audience) = match builtin_taxonomy(&raw.categories) {
+            Ok(t) => t,
+            Err(e) => return Err(ConfigError::Invalid { path: origin.into(), errors: e, audit_path }),
+        };
+
+        let tz_name = raw.timezone.clone().unwrap_or_else(|| "Europe/London".into());
+        let tz = match TimeZone::get(&tz_name) {
+            Ok(tz) => tz,
+            Err(_) => {
+                errors.push(err("timezone", format!("`{tz_name}` is not an IANA time zone such as Europe/London")));
+                haven_policy::london()
+            }
+        };
+
+        let base_policy = raw.base_policy.as_deref().unwrap_or("default");
+        let merged = match base_policy {
+            "default" => {
+                let default: RawConfig = parse_toml(DEFAULT_POLICY, "(built-in default policy)")?;
+                merge(default, raw)
+            }
+            "none" => raw,
+            other => {
+                errors.push(err("base_policy", format!("`{other}` must be `default` or `none`")));
+                raw
+            }
+        };
+
+        let policy = policy_spec(&merged, &taxonomy, &audience, &mut errors);
+        let lists = list_plans(&merged.lists, &taxonomy, base, &mut errors);
+        let floor = floor_plans(merged.illegal.as_ref(), &taxonomy, base, &mut errors);
+
+        // Check the policy now, against the test floor, so mistakes surface before anything binds.
+        // It runs even after earlier errors so one pass reports every problem; a field already
+        // reported is not reported twice.
+        let test_floor = build_test_floor(&taxonomy).map_err(ConfigError::Lists)?;
+        if let Err(more) = Policy::compile(&policy, &taxonomy, &test_floor) {
+            for e in more {
+                if !errors.iter().any(|x| x.field == e.field) {
+                    errors.push(e);
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ConfigError::Invalid { path: origin.into(), errors, audit_path });
+        }
+        Ok(Config { origin: origin.into(), taxonomy, policy, lists, floor, audit_path, tz })
+    }
+
+    /// Load every list and freeze a snapshot. Nothing is changed on failure.
+    pub fn build(&self) -> Result<Built, ConfigError> {
+        let started = Instant::now();
+        let mut floor_specs = test_floor_specs(&self.taxonomy);
+        for f in &self.floor {
+            floor_specs.push(match f.format {
+                FloorFormat::List(format) => SourceSpec::File {
+                    name: f.name.clone(),
+                    path: f.path.clone(),
+                    format,
+                    category: f.category,
+                    matching: Matching::Subdomains,
+                },
+                FloorFormat::Sha256 => SourceSpec::Hashed { name: f.name.clone(), path: f.path.clone(), category: f.category },
+            });
+        }
+        let (floor, floor_report) = haven_lists::build(&self.taxonomy, &floor_specs)?;
+        let (lists, list_report) = haven_lists::build(&self.taxonomy, &self.lists)?;
+        let policy = Policy::compile(&self.policy, &self.taxonomy, &floor).map_err(|errors| ConfigError::Invalid {
+            path: self.origin.clone(),
+            errors,
+            audit_path: self.audit_path.clone(),
+        })?;
+        let snapshot = Snapshot::new(self.taxonomy.clone(), floor, lists, policy, self.tz.clone())
+            .map_err(|source| ConfigError::Snapshot { path: self.origin.clone(), source })?;
+        Ok(Built { snapshot, lists: list_report, floor: floor_report, elapsed: started.elapsed() })
+    }
+
+    /// This configuration with its lists replaced by one source, for `haven lists import PATH`.
+    pub fn with_single_list(&self, path: &Path, format: &str, category: Option<&str>) -> Result<Config, ConfigError> {
+        let name = path.file_name().map_or_else(|| "list".to_string(), |n| n.to_string_lossy().into_owned());
+        let raw = RawList {
+            name,
+            format: format.to_string(),
+            path: path.display().to_string(),
+            category: category.map(str::to_string),
+            matching: None,
+            map: BTreeMap::new(),
+        };
+        let mut errors = Vec::new();
+        let lists = list_plans(std::slice::from_ref(&raw), &self.taxonomy, Path::new(""), &mut errors);
+        if !errors.is_empty() {
+            return Err(ConfigError::Invalid { path: "(command line)".into(), errors, audit_path: self.audit_path.clone() });
+        }
+        Ok(Config { lists, ..self.clone() })
+    }
+
+    /// Where the configuration came from.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The taxonomy in force.
+    pub fn taxonomy(&self) -> &Taxonomy {
+        &self.taxonomy
+    }
+
+    /// The policy as it will be compiled.
+    pub fn policy(&self) -> &PolicySpec {
+        &self.policy
+    }
+
+    /// The planned list sources.
+    pub fn lists(&self) -> &[SourceSpec] {
+        &self.lists
+    }
+
+    /// Where refused floor overrides are recorded.
+    pub fn audit_path(&self) -> &Path {
+        &self.audit_path
+    }
+}
+
+fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, origin: &str) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Toml { path: origin.into(), message: one_line_toml_error(&e) })
+}
+
+fn one_line_toml_error(e: &toml::de::Error) -> String {
+    // toml's message spans lines with a source excerpt; keep the location and the first sentence.
+    let text = e.to_string();
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let head = lines.next().unwrap_or("invalid TOML").trim().trim_start_matches("TOML parse error at ").to_string();
+    let msg = text.lines().last().unwrap_or("").trim().to_string();
+    if msg.is_empty() || head.contains(&msg) { head } else { format!("{head}: {msg}") }
+}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> PolicyError {
+    PolicyError { field: field.into(), message: message.into(), floor_override: false }
+}
+
+/// Overlay a school's file on the built-in default policy, key by key.
+fn merge(mut base: RawConfig, over: RawConfig) -> RawConfig {
+    for (id, w) in over.windows {
+        base.windows.insert(id, w);
+    }
+    for (id, g) in over.groups {
+        match base.groups.get_mut(&id) {
+            Some(b) => merge_group(b, g),
+            None => {
+                base.groups.insert(id, g);
+            }
+        }
+    }
+    base.fallback_group = over.fallback_group.or(base.fallback_group);
+    base.timezone = over.timezone.or(base.timezone);
+    base.base_policy = over.base_policy;
+    base.categories = over.categories;
+    base.lists = over.lists;
+    base.illegal = over.illegal;
+    base.identity = over.identity;
+    base.audit = over.audit;
+    base
+}
+
+fn merge_group(b: &mut RawGroup, g: RawGroup) {
+    b.title = g.title.or(b.title.take());
+    b.kind = g.kind.or(b.kind.take());
+    b.like = g.like.or(b.like.take());
+    b.default = g.default.or(b.default.take());
+    b.free_time = g.free_time.or(b.free_time.take());
+    b.categories.extend(g.categories);
+    b.subgroups.extend(g.subgroups);
+    b.sites.extend(g.sites);
+}
+
+fn policy_spec(raw: &RawConfig, taxonomy: &Taxonomy, audience: &[AudienceDefault], errors: &mut Vec<PolicyError>) -> PolicySpec {
+    let windows: Vec<WindowSpec> = raw
+        .windows
+        .iter()
+        .map(|(id, w)| WindowSpec {
+            id: id.clone(),
+            title: w.title.clone().unwrap_or_else(|| title_case(id)),
+            spans: w.spans.clone().unwrap_or_default(),
+        })
+        .collect();
+    let mut resolved: HashMap<String, Vec<(String, RuleSpec)>> = HashMap::new();
+    let mut groups = Vec::new();
+    for id in raw.groups.keys() {
+        let mut visiting = HashSet::new();
+        let rules = group_rules(id, raw, taxonomy, audience, &mut resolved, &mut visiting, errors);
+        let g = &raw.groups[id];
+        let field = format!("groups.{id}");
+        let kind = match g.kind.as_deref().map(|k| (k, GroupKind::parse(k))) {
+            Some((_, Some(k))) => k,
+            Some((k, None)) => {
+                errors.push(err(format!("{field}.kind"), format!("`{k}` must be pupil, staff, guest or unknown")));
+                GroupKind::Pupil
+            }
+            None => {
+                errors.push(err(format!("{field}.kind"), "missing: say whether this is a pupil, staff, guest or unknown group"));
+                GroupKind::Pupil
+            }
+        };
+        let default = match g.default.as_deref() {
+            None | Some("allow") => Action::Allow,
+            Some("block") => Action::Block,
+            Some(other) => {
+                errors.push(err(format!("{field}.default"), format!("`{other}` must be allow or block")));
+                Action::Allow
+            }
+        };
+        let sites = g
+            .sites
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let action = match s.action.as_str() {
+                    "allow" => Action::Allow,
+                    "block" => Action::Block,
+                    other => {
+                        errors.push(err(format!("{field}.sites[{i}].action"), format!("`{other}` must be allow or block")));
+                        return None;
+                    }
+                };
+                Some(SiteSpec {
+                    action,
+                    site: s.site.clone(),
+                    reason: s.reason.clone().unwrap_or_default(),
+                    author: s.author.clone().unwrap_or_default(),
+                })
+            })
+            .collect();
+        groups.push(GroupSpec {
+            id: id.clone(),
+            title: g.title.clone().unwrap_or_else(|| title_case(id)),
+            kind,
+            default,
+            rules,
+            subgroups: g.subgroups.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            sites,
+        });
+    }
+    let directory = DirectorySpec {
+        users: raw.identity.users.iter().map(|u| (u.user.clone(), u.group.clone())).collect(),
+        devices: raw.identity.devices.iter().map(|d| (d.address.clone(), d.name.clone(), d.user.clone(), d.group.clone())).collect(),
+        networks: raw.identity.networks.iter().map(|n| (n.cidr.clone(), n.group.clone())).collect(),
+    };
+    let fallback_group = raw.fallback_group.clone().unwrap_or_else(|| {
+        errors.push(err("fallback_group", "missing: name the group unknown clients get"));
+        String::new()
+    });
+    PolicySpec { groups, windows, fallback_group, directory }
+}
+
+/// A group's full rule table: its `like` group's (or its audience's defaults), then its own overrides.
+fn group_rules(
+    id: &str,
+    raw: &RawConfig,
+    taxonomy: &Taxonomy,
+    audience: &[AudienceDefault],
+    resolved: &mut HashMap<String, Vec<(String, RuleSpec)>>,
+    visiting: &mut HashSet<String>,
+    errors: &mut Vec<PolicyError>,
+) -> Vec<(String, RuleSpec)> {
+    if let Some(r) = resolved.get(id) {
+        return r.clone();
+    }
+    let Some(g) = raw.groups.get(id) else { return Vec::new() };
+    let field = format!("groups.{id}");
+    if !visiting.insert(id.to_string()) {
+        errors.push(err(format!("{field}.like"), "groups refer to each other in a circle"));
+        return Vec::new();
+    }
+    let free_time = g.free_time.clone().unwrap_or_default();
+    let mut rules: BTreeMap<String, RuleSpec> = BTreeMap::new();
+    match &g.like {
+        Some(like) if raw.groups.contains_key(like) => {
+            rules.extend(group_rules(like, raw, taxonomy, audience, resolved, visiting, errors));
+        }
+        Some(like) => errors.push(err(format!("{field}.like"), format!("group `{like}` is not defined"))),
+        None => {
+            let aud = match g.kind.as_deref() {
+                Some("staff") => Audience::Staff,
+                Some("guest") => Audience::Guest,
+                _ => Audience::Pupil,
+            };
+            for (cid, c) in taxonomy.iter() {
+                if c.kind == CategoryKind::Illegal {
+                    continue;
+                }
+                let d = audience[cid.index()].for_audience(aud);
+                let base = match d {
+                    "allow" => BaseSpec::Allow,
+                    "free_time" if free_time.is_empty() => BaseSpec::Block,
+                    "free_time" => BaseSpec::During(free_time.clone()),
+                    _ => BaseSpec::Block,
+                };
+                rules.insert(c.id.to_string(), RuleSpec { base, nominated: Vec::new() });
+            }
+        }
+    }
+    for (cat, v) in &g.categories {
+        let f = format!("{field}.categories.{cat}");
+        if let Some(rule) = rule_value(v, &free_time, &f, errors) {
+            rules.insert(cat.clone(), rule);
+        }
+    }
+    let out: Vec<(String, RuleSpec)> = rules.into_iter().collect();
+    visiting.remove(id);
+    resolved.insert(id.to_string(), out.clone());
+    out
+}
+
+fn rule_value(v: &toml::Value, free_time: &[String], field: &str, errors: &mut Vec<PolicyError>) -> Option<RuleSpec> {
+    let during_free = |errors: &mut Vec<PolicyError>| {
+        if free_time.is_empty() {
+            errors.push(err(field, "`free_time` needs the group's `free_time` windows to be set"));
+        }
+        BaseSpec::During(free_time.to_vec())
+    };
+    match v {
+        toml::Value::String(s) => match s.as_str() {
+            "allow" => Some(RuleSpec { base: BaseSpec::Allow, nominated: Vec::new() }),
+            "block" => Some(RuleSpec { base: BaseSpec::Block, nominated: Vec::new() }),
+            "free_time" => Some(RuleSpec { base: during_free(errors), nominated: Vec::new() }),
+            other => {
+                errors.push(err(field, format!("`{other}` must be allow, block, free_time or a table such as {{ during = [\"lunch\"] }}")));
+                None
+            }
+        },
+        toml::Value::Table(t) => {
+            for k in t.keys() {
+                if !matches!(k.as_str(), "action" | "during" | "nominated") {
+                    errors.push(err(format!("{field}.{k}"), "unknown key; use action, during or nominated"));
+                    return None;
+                }
+            }
+            let strings = |key: &str, errors: &mut Vec<PolicyError>| -> Vec<String> {
+                match t.get(key) {
+                    None => Vec::new(),
+                    Some(toml::Value::Array(a)) => a
+                        .iter()
+                        .filter_map(|x| match x.as_str() {
+                            Some(s) => Some(s.to_string()),
+                            None => {
+                                errors.push(err(format!("{field}.{key}"), "must be a list of strings"));
+                                None
+                            }
+                        })
+                        .collect(),
+                    Some(_) => {
+                        errors.push(err(format!("{field}.{key}"), "must be a list of strings"));
+                        Vec::new()
+                    }
+                }
+            };
+            let nominated = strings("nominated", errors);
+            let base = match (t.get("action").and_then(|a| a.as_str()), t.contains_key("during")) {
+                (Some(_), true) => {
+                    errors.push(err(field, "give either `action` or `during`, not both"));
+                    return None;
+                }
+                (None, true) => {
+                    let ws = strings("during", errors);
+                    if ws.iter().any(|w| w == "free_time") {
+                        let mut all: Vec<String> = ws.into_iter().filter(|w| w != "free_time").collect();
+                        all.extend(free_time.iter().cloned());
+                        if free_time.is_empty() {
+                            errors.push(err(field, "`free_time` needs the group's `free_time` windows to be set"));
+                        }
+                        BaseSpec::During(all)
+                    } else {
+                        BaseSpec::During(ws)
+                    }
+                }
+                (Some("allow"), false) => BaseSpec::Allow,
+                (Some("block"), false) | (None, false) => BaseSpec::Block,
+                (Some("free_time"), false) => during_free(errors),
+                (Some(other), false) => {
+                    errors.push(err(format!("{field}.action"), format!("`{other}` must be allow, block or free_time")));
+                    return None;
+                }
+            };
+            Some(RuleSpec { base, nominated })
+        }
+        _ => {
+            errors.push(err(field, "must be allow, block, free_time or a table"));
+            None
+        }
+    }
+}
+
+fn list_plans(lists: &[RawList], taxonomy: &Taxonomy, base: &Path, errors: &mut Vec<PolicyError>) -> Vec<SourceSpec> {
+    let builtin = ut1_mapping(taxonomy, errors);
+    let mut names = HashSet::new();
+    let mut out = Vec::new();
+    for (i, l) in lists.iter().enumerate() {
+        let field = format!("lists[{i}]");
+        if !names.insert(l.name.clone()) {
+            errors.push(err(format!("{field}.name"), format!("list name `{}` is used twice", l.name)));
+        }
+        let path = base.join(&l.path);
+        if l.format == "ut1" {
+            if l.category.is_some() || l.matching.is_some() {
+                errors.push(err(&field, "a ut1 list takes its categories from the mapping; use `map` instead of `category`/`match`"));
+            }
+            let mut mapping = builtin.clone();
+            for (dir, cat) in &l.map {
+                let value = if cat.is_empty() { None } else { category(taxonomy, cat, &format!("{field}.map.{dir}"), errors) };
+                mapping.insert(dir.clone(), value);
+            }
+            out.push(SourceSpec::Ut1 { name: l.name.clone(), path, mapping: Ut1Mapping(mapping) });
+            continue;
+        }
+        if !l.map.is_empty() {
+            errors.push(err(format!("{field}.map"), "only ut1 lists take a `map`"));
+        }
+        let Some(format) = ListFormat::parse(&l.format) else {
+            errors.push(err(
+                format!("{field}.format"),
+                format!("`{}` must be ut1, domains, hosts, adblock, urls, mixed or expressions", l.format),
+            ));
+            continue;
+        };
+        let Some(cat_text) = &l.category else {
+            errors.push(err(format!("{field}.category"), "missing: every list needs a Haven category"));
+            continue;
+        };
+        let Some(cat) = category(taxonomy, cat_text, &format!("{field}.category"), errors) else { continue };
+        let matching = match l.matching.as_deref() {
+            None if format == ListFormat::Hosts => Matching::Exact,
+            None | Some("subdomains") => Matching::Subdomains,
+            Some("exact") => Matching::Exact,
+            Some(other) => {
+                errors.push(err(format!("{field}.match"), format!("`{other}` must be subdomains or exact")));
+                continue;
+            }
+        };
+        out.push(SourceSpec::File { name: l.name.clone(), path, format, category: cat, matching });
+    }
+    out
+}
+
+fn category(taxonomy: &Taxonomy, id: &str, field: &str, errors: &mut Vec<PolicyError>) -> Option<CategoryId> {
+    match taxonomy.id(id) {
+        Some(c) if taxonomy.get(c).kind == CategoryKind::Illegal => {
+            errors.push(PolicyError {
+                field: field.into(),
+                message: format!("`{id}` is illegal content; load such lists as [[illegal.sources]]"),
+                floor_override: false,
+            });
+            None
+        }
+        Some(c) => Some(c),
+        None => {
+            errors.push(err(field, format!("`{id}` is not a category")));
+            None
+        }
+    }
+}
+
+fn ut1_mapping(taxonomy: &Taxonomy, errors: &mut Vec<PolicyError>) -> HashMap<String, Option<CategoryId>> {
+    let table: BTreeMap<String, String> = match toml::from_str(UT1_MAPPING) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(err("(built-in UT1 mapping)", e.to_string()));
+            return HashMap::new();
+        }
+    };
+    table
+        .into_iter()
+        .map(|(dir, cat)| {
+            let v = if cat.is_empty() { None } else { category(taxonomy, &cat, &format!("(built-in UT1 mapping).{dir}"), errors) };
+            (dir, v)
+        })
+        .collect()
+}
+
+fn floor_plans(illegal: Option<&toml::Table>, taxonomy: &Taxonomy, base: &Path, errors: &mut Vec<PolicyError>) -> Vec<FloorPlan> {
+    let Some(t) = illegal else { return Vec::new() };
+    let mut out = Vec::new();
+    for (k, v) in t {
+        if k != "sources" {
+            // Anything but more sources is an attempt to switch the floor off or change it.
+            errors.push(PolicyError {
+                field: format!("illegal.{k}"),
+                message: "the illegal-content floor cannot be disabled, overridden or altered; only `sources` may be added".into(),
+                floor_override: true,
+            });
+            continue;
+        }
+        let sources: Vec<RawFloorSource> = match v.clone().try_into() {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(err("illegal.sources", e.to_string().lines().next().unwrap_or("invalid").to_string()));
+                continue;
+            }
+        };
+        for (i, s) in sources.into_iter().enumerate() {
+            let field = format!("illegal.sources[{i}]");
+            let format = match s.format.as_str() {
+                "sha256" => FloorFormat::Sha256,
+                f => match ListFormat::parse(f) {
+                    Some(lf @ (ListFormat::Domains | ListFormat::Urls | ListFormat::Mixed)) => FloorFormat::List(lf),
+                    _ => {
+                        errors.push(err(format!("{field}.format"), format!("`{f}` must be domains, urls, mixed or sha256")));
+                        continue;
+                    }
+                },
+            };
+            let category = match taxonomy.id(&s.category) {
+                Some(c) if taxonomy.get(c).kind == CategoryKind::Illegal => c,
+                _ => {
+                    errors.push(err(
+                        format!("{field}.category"),
+                        format!("`{}` must be an illegal-content category (illegal_csam, illegal_terrorism)", s.category),
+                    ));
+                    continue;
+                }
+            };
+            out.push(FloorPlan { name: s.name, path: base.join(s.path), format, category });
+        }
+    }
+    out
+}
+
+/// The test list as inline sources: one per category, mixed domains and URLs.
+fn test_floor_specs(taxonomy: &Taxonomy) -> Vec<SourceSpec> {
+    let mut by_cat: BTreeMap<String, String> = BTreeMap::new();
+    for line in ILLEGAL_TEST_LIST.lines() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        if let Some((cat, entry)) = l.split_once(char::is_whitespace) {
+            let text = by_cat.entry(cat.to_string()).or_default();
+            text.push_str(entry.trim());
+            text.push('\n');
+        }
+    }
+    by_cat
+        .into_iter()
+        .filter_map(|(cat, text)| {
+            taxonomy.id(&cat).map(|c| SourceSpec::Inline {
+                name: format!("haven-test-list/{cat}"),
+                text,
+                format: ListFormat::Mixed,
+                category: c,
+                matching: Matching::Subdomains,
+            })
+        })
+        .collect()
+}
+
+fn build_test_floor(taxonomy: &Taxonomy) -> Result<ListSet, LoadError> {
+    haven_lists::build(taxonomy, &test_floor_specs(taxonomy)).map(|(set, _)| set)
+}
+
+fn title_case(id: &str) -> String {
+    let s = id.replace('_', " ");
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({} groups, {} lists, {} floor sources)", self.origin, self.policy.groups.len(), self.lists.len(), self.floor.len())
+    }
+}

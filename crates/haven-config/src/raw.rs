@@ -1,0 +1,205 @@
+//! The configuration file exactly as written (`RawConfig`), before any checking beyond TOML shape.
+//! Unknown keys are refused by name, so a typo never silently does nothing.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+
+use serde::Deserialize;
+
+/// The whole `haven.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `default` starts from Haven's built-in policy; `none` uses only this file.
+    pub base_policy: Option<String>,
+    /// IANA time zone for windows; Europe/London unless a school is elsewhere.
+    pub timezone: Option<String>,
+    /// Group for unidentified clients.
+    pub fallback_group: Option<String>,
+    /// Extra categories beyond Haven's taxonomy.
+    #[serde(default)]
+    pub categories: IndexMap<String, RawCategory>,
+    /// Named time windows.
+    #[serde(default)]
+    pub windows: IndexMap<String, RawWindow>,
+    /// Groups and their policies.
+    #[serde(default)]
+    pub groups: IndexMap<String, RawGroup>,
+    /// Categorised list sources.
+    #[serde(default)]
+    pub lists: Vec<RawList>,
+    /// The illegal-content floor's sources.
+    pub illegal: Option<toml::Table>,
+    /// Static identity.
+    #[serde(default)]
+    pub identity: RawIdentity,
+    /// Where refused attempts to change the floor are recorded.
+    #[serde(default)]
+    pub audit: RawAudit,
+}
+
+/// A category definition (built-in file or a school's addition).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCategory {
+    /// Plain-English title.
+    pub title: String,
+    /// illegal | harm | bypass | security | policy | allow.
+    pub kind: String,
+    /// UKSIC category it answers to.
+    pub uksic: Option<String>,
+    /// KCSIE Cs.
+    #[serde(default)]
+    pub four_cs: Vec<String>,
+    /// Default alert severity.
+    pub severity: Option<String>,
+    /// Default for pupil groups: allow | block | free_time.
+    pub pupil: Option<String>,
+    /// Default for staff groups.
+    pub staff: Option<String>,
+    /// Default for guest groups.
+    pub guest: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// A named window.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWindow {
+    /// Title for block pages.
+    pub title: Option<String>,
+    /// Spans like `Mon-Fri 12:15-13:15`.
+    pub spans: Option<Vec<String>>,
+}
+
+/// A group.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    /// Title for people.
+    pub title: Option<String>,
+    /// pupil | staff | guest | unknown.
+    pub kind: Option<String>,
+    /// Start from another group's rules instead of the audience defaults.
+    pub like: Option<String>,
+    /// allow | block for uncategorised names.
+    pub default: Option<String>,
+    /// Windows that `free_time` rules mean for this group.
+    pub free_time: Option<Vec<String>>,
+    /// Category rules.
+    #[serde(default)]
+    pub categories: BTreeMap<String, toml::Value>,
+    /// Sub-groups for nominated-user rules.
+    #[serde(default)]
+    pub subgroups: IndexMap<String, Vec<String>>,
+    /// Per-site entries.
+    #[serde(default)]
+    pub sites: Vec<RawSite>,
+}
+
+/// A per-site entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    /// allow | block.
+    pub action: String,
+    /// Domain or host/path.
+    pub site: String,
+    /// Why (mandatory).
+    pub reason: Option<String>,
+    /// Who (mandatory).
+    pub author: Option<String>,
+}
+
+/// A list source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawList {
+    /// Short name used in decisions.
+    pub name: String,
+    /// ut1 | domains | hosts | adblock | urls | mixed.
+    pub format: String,
+    /// File, directory or tarball; relative to the configuration file.
+    pub path: String,
+    /// Haven category (not for ut1).
+    pub category: Option<String>,
+    /// subdomains | exact.
+    #[serde(rename = "match")]
+    pub matching: Option<String>,
+    /// UT1 only: override the built-in directory-to-category mapping ("" = do not import).
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
+}
+
+/// One illegal-floor source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFloorSource {
+    /// Short name used in decisions (e.g. `iwf`).
+    pub name: String,
+    /// domains | urls | mixed | sha256.
+    pub format: String,
+    /// File path, relative to the configuration file.
+    pub path: String,
+    /// illegal_csam | illegal_terrorism.
+    pub category: String,
+}
+
+/// Static identity.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdentity {
+    /// Users and their groups.
+    #[serde(default)]
+    pub users: Vec<RawUser>,
+    /// Fixed device addresses.
+    #[serde(default)]
+    pub devices: Vec<RawDevice>,
+    /// Networks and their groups.
+    #[serde(default)]
+    pub networks: Vec<RawNetwork>,
+}
+
+/// A user.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    /// User name.
+    pub user: String,
+    /// Group id.
+    pub group: String,
+}
+
+/// A device with a fixed address.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDevice {
+    /// IP address.
+    pub address: String,
+    /// Device name.
+    pub name: String,
+    /// Its usual user.
+    pub user: Option<String>,
+    /// Its group, if not the user's.
+    pub group: Option<String>,
+}
+
+/// A network.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    /// CIDR.
+    pub cidr: String,
+    /// Group id.
+    pub group: String,
+}
+
+/// Audit settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// JSON-lines file for refused floor overrides; relative to the configuration file.
+    pub path: Option<String>,
+}
