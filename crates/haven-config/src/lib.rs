@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use haven_lists::{LoadError, LoadReport, SourceSpec, Ut1Mapping};
 use haven_policy::{
-    Action, BaseSpec, CategoryId, CategoryKind, DirectorySpec, GroupKind, GroupSpec, ListFormat, ListSet, Matching, Policy, PolicyError,
-    PolicySpec, RuleSpec, SiteSpec, Snapshot, SnapshotError, Taxonomy, WindowSpec,
+    Action, BaseSpec, BlockAnswer, CategoryId, CategoryKind, DirectorySpec, GroupKind, GroupSpec, ListFormat, ListSet, Matching, Policy,
+    PolicyError, PolicySpec, RuleSpec, SafeSearch, SiteSpec, Snapshot, SnapshotError, Taxonomy, WindowSpec, YouTubeMode,
 };
 use jiff::tz::TimeZone;
 
@@ -323,6 +323,9 @@ fn merge_group(b: &mut RawGroup, g: RawGroup) {
     b.like = g.like.or(b.like.take());
     b.default = g.default.or(b.default.take());
     b.free_time = g.free_time.or(b.free_time.take());
+    b.safe_search = g.safe_search.or(b.safe_search.take());
+    b.youtube = g.youtube.or(b.youtube.take());
+    b.block_answer = g.block_answer.or(b.block_answer.take());
     b.categories.extend(g.categories);
     b.subgroups.extend(g.subgroups);
     b.sites.extend(g.sites);
@@ -385,7 +388,28 @@ fn policy_spec(raw: &RawConfig, taxonomy: &Taxonomy, audience: &[AudienceDefault
                 })
             })
             .collect();
+        let lax = kind == GroupKind::Staff;
+        let safe_search = SafeSearch {
+            search: g.safe_search.unwrap_or(!lax),
+            youtube: match g.youtube.as_deref() {
+                None if lax => YouTubeMode::Off,
+                None => YouTubeMode::Strict,
+                Some(y) => YouTubeMode::parse(y).unwrap_or_else(|| {
+                    errors.push(err(format!("{field}.youtube"), format!("`{y}` must be strict, moderate or off")));
+                    YouTubeMode::Strict
+                }),
+            },
+        };
+        let block_answer = match g.block_answer.as_deref() {
+            None => BlockAnswer::BlockPage,
+            Some(b) => BlockAnswer::parse(b).unwrap_or_else(|| {
+                errors.push(err(format!("{field}.block_answer"), format!("`{b}` must be block_page or nxdomain")));
+                BlockAnswer::BlockPage
+            }),
+        };
         groups.push(GroupSpec {
+            safe_search,
+            block_answer,
             id: id.clone(),
             title: g.title.clone().unwrap_or_else(|| title_case(id)),
             kind,

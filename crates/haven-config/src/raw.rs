@@ -86,6 +86,12 @@ pub struct RawGroup {
     pub like: Option<String>,
     /// allow | block for uncategorised names.
     pub default: Option<String>,
+    /// Force safe search on search engines (default: on for pupil, guest and unknown groups).
+    pub safe_search: Option<bool>,
+    /// YouTube Restricted Mode: strict | moderate | off.
+    pub youtube: Option<String>,
+    /// How DNS answers blocked names: block_page | nxdomain.
+    pub block_answer: Option<String>,
     /// Windows that `free_time` rules mean for this group.
     pub free_time: Option<Vec<String>>,
     /// Category rules.

@@ -28,8 +28,8 @@ pub use list_line::{Entry, LineError, ListFormat, UrlPattern};
 pub use list_set::{Hit, LineFault, ListError, ListSet, ListSetBuilder, Matching, Source, SourceCounts, SourceId};
 pub use name::{Name, NameError};
 pub use policy::{
-    Action, BaseSpec, DirectorySpec, Group, GroupKind, GroupSpec, IdentitySource, Policy, PolicyError, PolicySpec, RuleSpec, SiteEntry,
-    SiteSpec, WindowSpec,
+    Action, BaseSpec, BlockAnswer, DirectorySpec, Group, GroupKind, GroupSpec, IdentitySource, Policy, PolicyError, PolicySpec, RuleSpec,
+    SafeSearch, SiteEntry, SiteSpec, WindowSpec, YouTubeMode,
 };
 pub use schedule::{LocalTime, Window};
 pub use snapshot::{PolicyHandle, Snapshot, SnapshotError};

@@ -70,6 +70,82 @@ impl GroupKind {
     }
 }
 
+/// YouTube Restricted Mode level a group is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YouTubeMode {
+    /// No restriction.
+    Off,
+    /// `restrictmoderate.youtube.com`.
+    Moderate,
+    /// `restrict.youtube.com`.
+    Strict,
+}
+
+impl YouTubeMode {
+    /// Parse the configuration word.
+    pub fn parse(s: &str) -> Option<YouTubeMode> {
+        Some(match s {
+            "off" => YouTubeMode::Off,
+            "moderate" => YouTubeMode::Moderate,
+            "strict" => YouTubeMode::Strict,
+            _ => return None,
+        })
+    }
+
+    /// The configuration word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            YouTubeMode::Off => "off",
+            YouTubeMode::Moderate => "moderate",
+            YouTubeMode::Strict => "strict",
+        }
+    }
+}
+
+/// Safe-search enforcement for a group: locked on for pupils by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SafeSearch {
+    /// Force safe search on Google, Bing, DuckDuckGo, Ecosia, Yandex and Pixabay.
+    pub search: bool,
+    /// YouTube Restricted Mode level.
+    pub youtube: YouTubeMode,
+}
+
+impl SafeSearch {
+    /// Everything off (staff by default).
+    pub const OFF: SafeSearch = SafeSearch { search: false, youtube: YouTubeMode::Off };
+    /// Search locked and YouTube strict: the safe default for anyone unidentified.
+    pub const STRICT: SafeSearch = SafeSearch { search: true, youtube: YouTubeMode::Strict };
+}
+
+/// How the DNS service answers a blocked A/AAAA query for a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockAnswer {
+    /// The address of Haven's block page, so a browser shows why.
+    BlockPage,
+    /// NXDOMAIN, as if the name did not exist.
+    Nxdomain,
+}
+
+impl BlockAnswer {
+    /// Parse the configuration word.
+    pub fn parse(s: &str) -> Option<BlockAnswer> {
+        Some(match s {
+            "block_page" => BlockAnswer::BlockPage,
+            "nxdomain" => BlockAnswer::Nxdomain,
+            _ => return None,
+        })
+    }
+
+    /// The configuration word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockAnswer::BlockPage => "block_page",
+            BlockAnswer::Nxdomain => "nxdomain",
+        }
+    }
+}
+
 /// A category rule as written: base action plus optional nominees.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BaseSpec {
@@ -120,6 +196,10 @@ pub struct GroupSpec {
     pub subgroups: Vec<(String, Vec<String>)>,
     /// Per-site entries.
     pub sites: Vec<SiteSpec>,
+    /// Safe-search enforcement.
+    pub safe_search: SafeSearch,
+    /// How blocked names are answered over DNS.
+    pub block_answer: BlockAnswer,
 }
 
 /// A named time window as written.
@@ -252,6 +332,10 @@ pub struct Group {
     pub kind: GroupKind,
     /// Action for uncategorised names.
     pub default: Action,
+    /// Safe-search enforcement for the group's members.
+    pub safe_search: SafeSearch,
+    /// How the DNS service answers blocked names for the group.
+    pub block_answer: BlockAnswer,
     pub(crate) rules: Vec<Rule>,
     /// Categories blocked outright for everyone in the group: a fast path.
     pub(crate) block_mask: CategorySet,
@@ -568,6 +652,8 @@ fn compile_group(
         title: g.title.as_str().into(),
         kind: g.kind,
         default: g.default,
+        safe_search: g.safe_search,
+        block_answer: g.block_answer,
         rules,
         block_mask,
         allow_mask,
@@ -679,6 +765,13 @@ fn check_fails_closed(fb: &Group, groups: &[Group], taxonomy: &Taxonomy, errors:
                     ),
                 ));
             }
+        }
+        let yt = |m: YouTubeMode| m as u8;
+        if (g.safe_search.search && !fb.safe_search.search) || yt(fb.safe_search.youtube) < yt(g.safe_search.youtube) {
+            errors.push(PolicyError::new(
+                format!("groups.{}.safe_search", fb.id),
+                format!("pupil group `{}` has stricter safe search; the fallback group must be at least as strict", g.id),
+            ));
         }
         if fb.default == Action::Allow && g.default == Action::Block {
             errors.push(PolicyError::new(

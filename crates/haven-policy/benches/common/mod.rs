@@ -214,6 +214,8 @@ pub fn policy_spec() -> PolicySpec {
             site(Action::Allow, "bbc.co.uk"),
             site(Action::Block, "example.org/forum"),
         ],
+        safe_search: SafeSearch { search: true, youtube: YouTubeMode::Moderate },
+        block_answer: BlockAnswer::BlockPage,
     };
     let staff = GroupSpec {
         id: "staff".into(),
@@ -223,6 +225,8 @@ pub fn policy_spec() -> PolicySpec {
         rules: vec![block("adult"), block("malware"), block("phishing"), allow("games")],
         subgroups: vec![],
         sites: vec![],
+        safe_search: SafeSearch::OFF,
+        block_answer: BlockAnswer::BlockPage,
     };
     let t = taxonomy();
     let unknown = GroupSpec {
@@ -237,6 +241,8 @@ pub fn policy_spec() -> PolicySpec {
             .collect(),
         subgroups: vec![],
         sites: vec![],
+        safe_search: SafeSearch::STRICT,
+        block_answer: BlockAnswer::BlockPage,
     };
     PolicySpec {
         groups: vec![ks3, staff, unknown],

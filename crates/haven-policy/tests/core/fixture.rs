@@ -116,6 +116,8 @@ pub fn ks3() -> GroupSpec {
             site(Action::Allow, "floor-url.test"),
             site(Action::Allow, "hashed-floor.test"),
         ],
+        safe_search: SafeSearch { search: true, youtube: YouTubeMode::Moderate },
+        block_answer: BlockAnswer::BlockPage,
     }
 }
 
@@ -128,6 +130,8 @@ pub fn staff() -> GroupSpec {
         rules: vec![("gambling".into(), rule(BaseSpec::Block)), ("games".into(), rule(BaseSpec::Allow))],
         subgroups: vec![],
         sites: vec![],
+        safe_search: SafeSearch::OFF,
+        block_answer: BlockAnswer::BlockPage,
     }
 }
 
@@ -144,6 +148,8 @@ pub fn unknown() -> GroupSpec {
             .collect(),
         subgroups: vec![],
         sites: vec![],
+        safe_search: SafeSearch::STRICT,
+        block_answer: BlockAnswer::Nxdomain,
     }
 }
 
