@@ -21,6 +21,8 @@ pub mod name;
 pub mod policy;
 pub mod schedule;
 pub mod snapshot;
+/// Names the DNS front end answers itself: safe-search rewrites and bypass controls, as pure data.
+pub mod special_names;
 
 pub use category::{Category, CategoryId, CategoryKind, CategorySet, FourCs, Severity, Taxonomy, TaxonomyError};
 pub use decision::{DecidedBy, Decision, Host, Identity, RequestError, Verdict, What, Who};

@@ -10,7 +10,7 @@ use regex::{RegexBuilder, RegexSet, RegexSetBuilder};
 use sha2::{Digest, Sha256};
 
 use crate::category::{CategoryId, CategorySet, Taxonomy};
-use crate::domain_index::{DomainIndex, DomainIndexBuilder, IndexError};
+use crate::domain_index::{Ancestry, DomainIndex, DomainIndexBuilder, IndexError};
 use crate::list_line::{Entry, LineError, ListFormat, UrlPattern, parse_line, path_prefix_matches};
 use crate::name::Name;
 
@@ -121,6 +121,9 @@ pub struct ListSet {
 
 /// Most matched ancestors kept for explaining a decision; categories from all of them still count.
 const MAX_HITS: usize = 8;
+/// Most ancestors probed per name: deeper names are matched on their 32 shortest-but-valid
+/// ancestors, far beyond any list entry's depth (entries have at most `max_labels` labels).
+const MAX_PROBES: usize = 32;
 
 /// The domain-level matches for one name, most specific first.
 #[derive(Clone, Copy)]
@@ -211,37 +214,58 @@ impl ListSet {
     /// Match a name against every domain entry, on label boundaries only.
     #[inline]
     pub fn match_name(&self, name: &Name) -> NameMatches<'_> {
+        self.match_ancestry(&Ancestry::of(name))
+    }
+
+    /// `match_name` over ancestors already hashed, so one decision hashes each ancestor once.
+    #[inline]
+    pub fn match_ancestry(&self, anc: &Ancestry<'_>) -> NameMatches<'_> {
         let mut m = NameMatches { hits: [("", 0); MAX_HITS], n: 0, categories: CategorySet::EMPTY };
         if self.domains.is_empty() {
             return m;
         }
-        let total = name.label_count();
+        let full = anc.full_len();
         let (min, max) = (self.domains.min_labels(), self.domains.max_labels());
-        for (i, (_, ancestor)) in name.ancestors().enumerate() {
-            let labels = total - i;
+        // Pass 1: read the first slot of every ancestor that could match. The reads do not depend
+        // on each other, so their cache misses overlap; pass 2 then probes warm lines.
+        let mut probes: [(&[u8], u64); MAX_PROBES] = [(&[], 0); MAX_PROBES];
+        let mut n = 0;
+        let mut warm = 0u64;
+        for (ancestor, labels, h) in anc.iter() {
             if labels < min {
                 break;
             }
             if labels > max {
                 continue;
             }
-            if let Some((key, combo)) = self.domains_get(ancestor) {
-                let c = &self.combos[combo as usize];
-                m.categories = m.categories.union(c.suffix);
-                if i == 0 {
-                    m.categories = m.categories.union(c.exact);
-                }
-                if usize::from(m.n) < MAX_HITS {
-                    m.hits[usize::from(m.n)] = (key, combo);
-                    m.n += 1;
-                }
+            if n < MAX_PROBES {
+                warm ^= self.domains.touch(h);
+                probes[n] = (ancestor, h);
+                n += 1;
+            } else {
+                // Pathologically deep lists: probe the rest directly rather than skip any.
+                self.record(&mut m, ancestor, h, full);
             }
+        }
+        std::hint::black_box(warm);
+        for &(ancestor, h) in &probes[..n] {
+            self.record(&mut m, ancestor, h, full);
         }
         m
     }
 
-    fn domains_get(&self, key: &[u8]) -> Option<(&str, u32)> {
-        self.domains.get_entry(key).map(|(k, v)| (std::str::from_utf8(k).unwrap_or(""), v))
+    #[inline]
+    fn record<'s>(&'s self, m: &mut NameMatches<'s>, ancestor: &[u8], h: u64, full: usize) {
+        let Some((key, combo)) = self.domains.get_entry_hashed(ancestor, h) else { return };
+        let c = &self.combos[combo as usize];
+        m.categories = m.categories.union(c.suffix);
+        if ancestor.len() == full {
+            m.categories = m.categories.union(c.exact);
+        }
+        if usize::from(m.n) < MAX_HITS {
+            m.hits[usize::from(m.n)] = (std::str::from_utf8(key).unwrap_or(""), combo);
+            m.n += 1;
+        }
     }
 
     /// The most specific domain entry that put the name in `category`.
@@ -309,11 +333,16 @@ impl ListSet {
 
     /// Check hashed entries: each candidate text is hashed with SHA-256 and looked up.
     pub fn match_hashed<'a>(&self, candidates: impl IntoIterator<Item = &'a str>) -> Option<Hit<'_>> {
+        self.match_hashed_bytes(candidates.into_iter().map(str::as_bytes))
+    }
+
+    /// As `match_hashed`, over byte slices, so name ancestors are hashed without allocating.
+    pub fn match_hashed_bytes<'a>(&self, candidates: impl IntoIterator<Item = &'a [u8]>) -> Option<Hit<'_>> {
         if self.hashed.is_empty() {
             return None;
         }
         for c in candidates {
-            let digest: [u8; 32] = Sha256::digest(c.as_bytes()).into();
+            let digest: [u8; 32] = Sha256::digest(c).into();
             if let Some((s, hex)) = self.hashed.get(&digest) {
                 return Some(Hit { source: &self.sources[s.index()], entry: hex });
             }

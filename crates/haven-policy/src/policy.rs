@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::category::{CategoryId, CategoryKind, CategorySet, Taxonomy};
+use crate::domain_index::{Ancestry, DomainIndex, DomainIndexBuilder};
 use crate::list_line::{UrlPattern, strip_www};
 use crate::list_set::{ListSet, url_pattern_text};
 use crate::name::{Name, is_public_suffix};
@@ -314,8 +315,10 @@ pub struct SiteEntry {
 #[derive(Debug, Clone, Default)]
 struct SiteRules {
     entries: Vec<SiteEntry>,
-    domains: HashMap<Box<str>, Vec<usize>>,
-    urls: HashMap<Box<str>, Vec<usize>>,
+    /// Host -> index into `buckets`, in the same fast table the lists use (no UTF-8 or SipHash per ancestor).
+    hosts: DomainIndex,
+    /// Per host: (domain-level entries, URL-level entries).
+    buckets: Vec<(Vec<usize>, Vec<usize>)>,
 }
 
 /// A sub-group: its id and its sorted member user names.
@@ -371,12 +374,11 @@ impl Group {
     }
 
     /// The most specific site entry for a name (and path, for URLs). Equal specificity: allow wins.
-    pub(crate) fn site_for(&self, name: &Name, path: Option<&str>) -> Option<&SiteEntry> {
+    pub(crate) fn site_for(&self, anc: &Ancestry<'_>, path: Option<&str>) -> Option<&SiteEntry> {
         let entries = &self.sites.entries;
         if entries.is_empty() {
             return None;
         }
-        let labels = name.label_count();
         // Specificity: (host labels, path length + 1 for URL entries); a URL entry beats its host.
         let mut best: Option<((usize, usize), usize)> = None;
         let mut consider = |spec: (usize, usize), k: usize| {
@@ -388,17 +390,23 @@ impl Group {
                 best = Some((spec, k));
             }
         };
-        for (i, (_, ancestor)) in name.ancestors().enumerate() {
-            let Ok(a) = std::str::from_utf8(ancestor) else { continue };
-            if let Some(ix) = self.sites.domains.get(a) {
-                for &k in ix {
-                    consider((labels - i, 0), k);
-                }
+        let (min, max) = (self.sites.hosts.min_labels(), self.sites.hosts.max_labels());
+        for (ancestor, here, h) in anc.iter() {
+            if here < min {
+                break;
             }
-            if let (Some(p), Some(ix)) = (path, self.sites.urls.get(a)) {
-                for &k in ix {
+            if here > max {
+                continue;
+            }
+            let Some((_, b)) = self.sites.hosts.get_entry_hashed(ancestor, h) else { continue };
+            let (domains, urls) = &self.sites.buckets[b as usize];
+            for &k in domains {
+                consider((here, 0), k);
+            }
+            if let Some(p) = path {
+                for &k in urls {
                     if let Some(u) = entries[k].url.as_ref().filter(|u| u.path_matches(p)) {
-                        consider((labels - i, u.path.len() + 1), k);
+                        consider((here, u.path.len() + 1), k);
                     }
                 }
             }
@@ -664,6 +672,7 @@ fn compile_group(
 
 fn compile_sites(g: &GroupSpec, floor: &ListSet, base: &str, errors: &mut Vec<PolicyError>) -> SiteRules {
     let mut out = SiteRules::default();
+    let mut bucket_of: HashMap<Box<str>, usize> = HashMap::new();
     for (i, s) in g.sites.iter().enumerate() {
         let field = format!("{base}.sites[{i}]");
         let mut ok = true;
@@ -720,11 +729,21 @@ fn compile_sites(g: &GroupSpec, floor: &ListSet, base: &str, errors: &mut Vec<Po
             reference: format!("{}-site-{}", g.id, i + 1).into(),
             url: url.clone(),
         });
+        let b = *bucket_of.entry(key).or_insert_with(|| {
+            out.buckets.push((Vec::new(), Vec::new()));
+            out.buckets.len() - 1
+        });
         match url {
-            Some(_) => out.urls.entry(key).or_default().push(idx),
-            None => out.domains.entry(key).or_default().push(idx),
+            Some(_) => out.buckets[b].1.push(idx),
+            None => out.buckets[b].0.push(idx),
         }
     }
+    let mut hosts = DomainIndexBuilder::with_capacity(bucket_of.len());
+    for (key, b) in &bucket_of {
+        // Bucket counts are bounded by the number of site entries, far below the table's value limit.
+        let _ = hosts.upsert(key.as_bytes(), |_| Ok(*b as u32));
+    }
+    out.hosts = hosts.finish();
     out
 }
 

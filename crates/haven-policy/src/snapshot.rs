@@ -9,6 +9,7 @@ use jiff::tz::TimeZone;
 
 use crate::category::{CategoryId, CategoryKind, CategorySet, Taxonomy};
 use crate::decision::{DecidedBy, Decision, Host, Identity, Verdict, What, Who};
+use crate::domain_index::Ancestry;
 use crate::list_line::strip_www;
 use crate::list_set::{Hit, ListSet, NameMatches, UrlMatches};
 use crate::name::Name;
@@ -157,8 +158,25 @@ impl Snapshot {
             identity: id.source,
         };
 
+        let (name, path): (Option<&Name>, Option<&str>) = match what {
+            What::Name(n) => (Some(n), None),
+            What::Ip(_) => (None, None),
+            What::Url { host: Host::Name(n), path } => (Some(n), Some(path.as_str())),
+            What::Url { host: Host::Ip(_), path } => (None, Some(path.as_str())),
+        };
+        let ip_as_name;
+        let site_name = match name {
+            Some(n) => Some(n),
+            None => {
+                ip_as_name = ip_name(what);
+                ip_as_name.as_ref()
+            }
+        };
+        // Each ancestor is hashed once here and shared by the floor, the site entries and the lists.
+        let anc = site_name.map(Ancestry::of);
+
         // 1. The illegal floor, before anything else; nothing below can undo it.
-        if let Some((cat, hit)) = self.floor_hit(what) {
+        if let Some((cat, hit)) = self.floor_hit(what, anc.as_ref()) {
             d.action = Action::Block;
             d.category = Some(cat);
             d.categories.insert(cat);
@@ -167,23 +185,18 @@ impl Snapshot {
             return d;
         }
 
-        let (name, path): (Option<&Name>, Option<&str>) = match what {
-            What::Name(n) => (Some(n), None),
-            What::Ip(_) => (None, None),
-            What::Url { host: Host::Name(n), path } => (Some(n), Some(path.as_str())),
-            What::Url { host: Host::Ip(_), path } => (None, Some(path.as_str())),
-        };
-
         // 2. The group's own site entries, most specific first.
-        let site_name = name.cloned().or_else(|| ip_name(what));
-        if let Some(e) = site_name.as_ref().and_then(|n| group.site_for(n, path)) {
+        if let Some(e) = anc.as_ref().and_then(|a| group.site_for(a, path)) {
             d.action = e.action;
             d.decided_by = DecidedBy::SiteEntry(e);
             return d;
         }
 
         // 3. Categories from the lists.
-        let name_m = name.map_or(NameMatches::NONE, |n| self.lists.match_name(n));
+        let name_m = match (name, anc.as_ref()) {
+            (Some(_), Some(a)) => self.lists.match_ancestry(a),
+            _ => NameMatches::NONE,
+        };
         let url_m = match (what, name) {
             (What::Url { path, .. }, Some(n)) => self.lists.match_url(n, path),
             _ => UrlMatches::default(),
@@ -277,7 +290,7 @@ impl Snapshot {
         best.map(|(_, c)| c)
     }
 
-    fn floor_hit(&self, what: &What) -> Option<(CategoryId, Hit<'_>)> {
+    fn floor_hit(&self, what: &What, anc: Option<&Ancestry<'_>>) -> Option<(CategoryId, Hit<'_>)> {
         let f = &self.floor;
         if f.is_empty() {
             return None;
@@ -288,8 +301,8 @@ impl Snapshot {
             What::Url { host: Host::Name(n), path } => (Some(n), Some(path.as_str()), None),
             What::Url { host: Host::Ip(ip), path } => (None, Some(path.as_str()), Some(*ip)),
         };
-        if let Some(n) = name {
-            let m = f.match_name(n);
+        if let (Some(n), Some(a)) = (name, anc) {
+            let m = f.match_ancestry(a);
             if let Some(c) = m.categories.iter().next() {
                 return f.explain_name(&m, n, c).map(|h| (c, h));
             }
@@ -307,8 +320,15 @@ impl Snapshot {
             }
         }
         if f.has_hashed() {
-            let candidates = hashed_candidates(what);
-            if let Some(h) = f.match_hashed(candidates.iter().map(String::as_str)) {
+            // Names: hash each ancestor's bytes in place. URLs (proxy only) also need host/path texts.
+            let hit = match what {
+                What::Name(n) => f.match_hashed_bytes(n.ancestors().map(|(_, a)| a)),
+                _ => {
+                    let candidates = hashed_candidates(what);
+                    f.match_hashed(candidates.iter().map(String::as_str))
+                }
+            };
+            if let Some(h) = hit {
                 return Some((h.source.category, h));
             }
         }
