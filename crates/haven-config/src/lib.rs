@@ -10,6 +10,7 @@ mod taxonomy_data;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -111,6 +112,48 @@ enum FloorFormat {
     Sha256,
 }
 
+/// Settings for `haven serve`: plain values, checked here, mapped onto the services by the binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSettings {
+    /// DNS listen addresses (UDP and TCP).
+    pub dns_listen: Vec<SocketAddr>,
+    /// Upstream resolvers.
+    pub upstreams: Vec<UpstreamSetting>,
+    /// Per-try upstream timeout.
+    pub upstream_timeout: Duration,
+    /// SERVFAIL deadline.
+    pub servfail_after: Duration,
+    /// Block page IPv4 address.
+    pub block_page_ipv4: Option<Ipv4Addr>,
+    /// Block page IPv6 address.
+    pub block_page_ipv6: Option<Ipv6Addr>,
+    /// TTL of blocked answers.
+    pub blocked_ttl: u32,
+    /// Cache size in answers.
+    pub cache_entries: usize,
+    /// TCP connection cap.
+    pub max_tcp_connections: usize,
+    /// TCP idle timeout.
+    pub tcp_idle_timeout: Duration,
+    /// Activity store URL (`sqlite://...` resolved against the config folder, or `postgres://...`).
+    pub store_url: String,
+    /// Days of activity kept.
+    pub retention_days: u32,
+    /// Writer queue length.
+    pub store_queue: usize,
+    /// Metrics and control endpoint.
+    pub metrics_listen: SocketAddr,
+}
+
+/// One upstream resolver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamSetting {
+    /// Address and port.
+    pub addr: SocketAddr,
+    /// TLS server name when the upstream is DNS over TLS.
+    pub tls_name: Option<String>,
+}
+
 /// A checked configuration, ready to build.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -121,6 +164,7 @@ pub struct Config {
     floor: Vec<FloorPlan>,
     audit_path: PathBuf,
     tz: TimeZone,
+    service: ServiceSettings,
 }
 
 /// A built snapshot with what loading it took.
@@ -155,6 +199,7 @@ impl Config {
         let mut errors = Vec::new();
 
         let audit_path = base.join(raw.audit.path.as_deref().unwrap_or("haven-audit.jsonl"));
+        let service = service_settings(&raw, base, &mut errors);
         let (taxonomy, audience) = match builtin_taxonomy(&raw.categories) {
             Ok(t) => t,
             Err(e) => return Err(ConfigError::Invalid { path: origin.into(), errors: e, audit_path }),
@@ -200,7 +245,7 @@ impl Config {
         if !errors.is_empty() {
             return Err(ConfigError::Invalid { path: origin.into(), errors, audit_path });
         }
-        Ok(Config { origin: origin.into(), taxonomy, policy, lists, floor, audit_path, tz })
+        Ok(Config { origin: origin.into(), taxonomy, policy, lists, floor, audit_path, tz, service })
     }
 
     /// Load every list and freeze a snapshot. Nothing is changed on failure.
@@ -250,6 +295,11 @@ impl Config {
         Ok(Config { lists, ..self.clone() })
     }
 
+    /// Settings for `haven serve`.
+    pub fn service(&self) -> &ServiceSettings {
+        &self.service
+    }
+
     /// Where the configuration came from.
     pub fn origin(&self) -> &str {
         &self.origin
@@ -273,6 +323,86 @@ impl Config {
     /// Where refused floor overrides are recorded.
     pub fn audit_path(&self) -> &Path {
         &self.audit_path
+    }
+}
+
+/// Defaults for `haven serve` on embedded settings: loopback, unprivileged ports, a local SQLite file.
+pub const DEFAULT_DNS_LISTEN: &str = "127.0.0.1:5353";
+/// Default metrics and control endpoint.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9153";
+
+fn service_settings(raw: &RawConfig, base: &Path, errors: &mut Vec<PolicyError>) -> ServiceSettings {
+    let d = &raw.dns;
+    let addr = |field: &str, text: &str, errors: &mut Vec<PolicyError>| -> Option<SocketAddr> {
+        match text.parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                errors.push(err(field, format!("`{text}` is not an address with a port, such as 0.0.0.0:53")));
+                None
+            }
+        }
+    };
+    let listen_text = d.listen.clone().unwrap_or_else(|| vec![DEFAULT_DNS_LISTEN.to_string()]);
+    let dns_listen = listen_text.iter().enumerate().filter_map(|(i, t)| addr(&format!("dns.listen[{i}]"), t, errors)).collect();
+    // No resolv.conf: forwarding to ourselves would loop. Public resolvers unless the school names its own.
+    let up_text = d.upstreams.clone().unwrap_or_else(|| vec!["1.1.1.1:53".into(), "9.9.9.9:53".into()]);
+    if up_text.is_empty() {
+        errors.push(err("dns.upstreams", "at least one upstream resolver is needed"));
+    }
+    let mut upstreams = Vec::new();
+    for (i, t) in up_text.iter().enumerate() {
+        let field = format!("dns.upstreams[{i}]");
+        let (rest, tls) = match t.strip_prefix("tls://") {
+            Some(r) => (r, true),
+            None => (t.as_str(), false),
+        };
+        let (hostport, name) = match rest.split_once('#') {
+            Some((a, n)) => (a, Some(n.to_string())),
+            None => (rest, None),
+        };
+        if tls && name.is_none() {
+            errors.push(err(&field, "a DNS-over-TLS upstream needs its certificate name: tls://1.1.1.1:853#cloudflare-dns.com"));
+            continue;
+        }
+        if let Some(a) = addr(&field, hostport, errors) {
+            upstreams.push(UpstreamSetting { addr: a, tls_name: if tls { name } else { None } });
+        }
+    }
+    let ipv4 = d.block_page_ipv4.as_deref().and_then(|t| {
+        t.parse::<Ipv4Addr>().map_err(|_| errors.push(err("dns.block_page_ipv4", format!("`{t}` is not an IPv4 address")))).ok()
+    });
+    let ipv6 = d.block_page_ipv6.as_deref().and_then(|t| {
+        t.parse::<Ipv6Addr>().map_err(|_| errors.push(err("dns.block_page_ipv6", format!("`{t}` is not an IPv6 address")))).ok()
+    });
+    let store_url = match raw.store.url.as_deref() {
+        None => format!("sqlite://{}", base.join("haven-data/activity.db").display()),
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => u.to_string(),
+        Some(u) => {
+            let path = u.strip_prefix("sqlite://").unwrap_or(u);
+            format!("sqlite://{}", base.join(path).display())
+        }
+    };
+    let metrics_text = raw.metrics.listen.clone().unwrap_or_else(|| DEFAULT_METRICS_LISTEN.to_string());
+    let metrics_listen = addr("metrics.listen", &metrics_text, errors).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9153)));
+    let retention_days = raw.store.retention_days.unwrap_or(365);
+    if retention_days == 0 {
+        errors.push(err("store.retention_days", "must be at least 1; activity records are evidence a school may need"));
+    }
+    ServiceSettings {
+        dns_listen,
+        upstreams,
+        upstream_timeout: Duration::from_millis(d.upstream_timeout_ms.unwrap_or(700)),
+        servfail_after: Duration::from_millis(d.servfail_after_ms.unwrap_or(2000)),
+        block_page_ipv4: ipv4,
+        block_page_ipv6: ipv6,
+        blocked_ttl: d.blocked_ttl.unwrap_or(60),
+        cache_entries: d.cache_entries.unwrap_or(100_000),
+        max_tcp_connections: d.max_tcp_connections.unwrap_or(1024),
+        tcp_idle_timeout: Duration::from_millis(d.tcp_idle_timeout_ms.unwrap_or(10_000)),
+        store_url,
+        retention_days,
+        store_queue: raw.store.queue.unwrap_or(65_536),
+        metrics_listen,
     }
 }
 
@@ -314,6 +444,9 @@ fn merge(mut base: RawConfig, over: RawConfig) -> RawConfig {
     base.illegal = over.illegal;
     base.identity = over.identity;
     base.audit = over.audit;
+    base.dns = over.dns;
+    base.store = over.store;
+    base.metrics = over.metrics;
     base
 }
 

@@ -37,6 +37,61 @@ pub struct RawConfig {
     /// Where refused attempts to change the floor are recorded.
     #[serde(default)]
     pub audit: RawAudit,
+    /// The filtering DNS service.
+    #[serde(default)]
+    pub dns: RawDns,
+    /// The activity log.
+    #[serde(default)]
+    pub store: RawStore,
+    /// The Prometheus metrics and local control endpoint.
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+/// `[dns]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDns {
+    /// Addresses to answer on, UDP and TCP (`0.0.0.0:53` in a school).
+    pub listen: Option<Vec<String>>,
+    /// Upstream resolvers: `ip:port`, or `tls://ip:port#name` for DNS over TLS.
+    pub upstreams: Option<Vec<String>>,
+    /// Per-try upstream timeout.
+    pub upstream_timeout_ms: Option<u64>,
+    /// SERVFAIL after this long if no upstream answers.
+    pub servfail_after_ms: Option<u64>,
+    /// Block page address for A answers.
+    pub block_page_ipv4: Option<String>,
+    /// Block page address for AAAA answers.
+    pub block_page_ipv6: Option<String>,
+    /// TTL of blocked answers.
+    pub blocked_ttl: Option<u32>,
+    /// Answers kept in the cache.
+    pub cache_entries: Option<usize>,
+    /// Open TCP connections allowed at once.
+    pub max_tcp_connections: Option<usize>,
+    /// Idle TCP connections are closed after this long.
+    pub tcp_idle_timeout_ms: Option<u64>,
+}
+
+/// `[store]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    /// `sqlite://path` (relative to this file), a plain path, or `postgres://...`.
+    pub url: Option<String>,
+    /// Days of activity kept.
+    pub retention_days: Option<u32>,
+    /// Events that may wait for the writer before new ones are dropped (and counted).
+    pub queue: Option<usize>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// Address of the metrics and control endpoint; keep it on loopback or a management network.
+    pub listen: Option<String>,
 }
 
 /// A category definition (built-in file or a school's addition).
