@@ -115,10 +115,15 @@ fn decided_by_word(d: &DecidedBy<'_>) -> &'static str {
 /// An instant from RFC 3339, or a wall-clock time in the school's zone.
 fn parse_time(text: Option<&str>, snap: &Snapshot) -> Result<Timestamp> {
     let Some(t) = text else { return Ok(Timestamp::now()) };
+    parse_instant(t, snap.time_zone())
+}
+
+/// An instant from RFC 3339 (`2026-10-26T12:30:00Z`) or school-local wall-clock time (`2026-10-26T12:30`).
+pub fn parse_instant(t: &str, tz: &jiff::tz::TimeZone) -> Result<Timestamp> {
     if let Ok(ts) = t.parse::<Timestamp>() {
         return Ok(ts);
     }
     let civil: DateTime = t.parse().with_context(|| format!("--at `{t}`: use 2026-10-26T12:30 (school time) or 2026-10-26T12:30:00Z"))?;
-    let zoned = civil.to_zoned(snap.time_zone().clone()).with_context(|| format!("--at `{t}` is not a valid local time"))?;
+    let zoned = civil.to_zoned(tz.clone()).with_context(|| format!("--at `{t}` is not a valid local time"))?;
     Ok(zoned.timestamp())
 }

@@ -1,8 +1,10 @@
 //! `haven`: the one binary. A thin layer of clap sub-commands over the library crates.
 
+mod activity;
 mod check;
 mod lists;
 mod memory;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +35,12 @@ enum Command {
     Check(check::CheckArgs),
     /// Check the configuration file and report every problem.
     Config,
+    /// Run the filtering DNS service and the activity log until stopped (SIGTERM or Ctrl-C).
+    Serve,
+    /// Ask the running service to reload lists and policy (as SIGHUP does).
+    Reload,
+    /// Search the activity log.
+    Activity(activity::ActivityArgs),
 }
 
 /// Exit codes per stage, so scripts can tell a bad configuration from a failed load.
@@ -56,6 +64,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     match cli.command {
+        Command::Serve => serve::run(cli.config.clone(), config),
+        Command::Reload => serve::request_reload(config.service()),
+        Command::Activity(args) => activity::run(&config, &args),
         Command::Lists { command } => lists::run(&config, command),
         Command::Check(args) => check::run(&config, &args),
         Command::Config => {

@@ -1,0 +1,142 @@
+//! The answer cache: sharded maps behind short-held locks, TTLs honoured and counted down in the
+//! answers it serves, and negative answers cached for their SOA minimum (RFC 2308).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{RData, Record, RecordType};
+
+/// Shards spread lock contention across cores; each lock is held only for one map operation.
+const SHARDS: usize = 32;
+
+/// What a cached answer is looked up by: the lower-case name and the query type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Key {
+    name: Box<str>,
+    qtype: u16,
+}
+
+impl Key {
+    pub(crate) fn new(name: &str, qtype: RecordType) -> Key {
+        Key { name: name.into(), qtype: u16::from(qtype) }
+    }
+}
+
+/// One cached upstream answer.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) rcode: ResponseCode,
+    answers: Vec<Record>,
+    authorities: Vec<Record>,
+    stored: Instant,
+    ttl: u32,
+}
+
+/// Records from the cache with their TTLs counted down by the time they have been held.
+pub(crate) struct Hit {
+    pub(crate) rcode: ResponseCode,
+    pub(crate) answers: Vec<Record>,
+    pub(crate) authorities: Vec<Record>,
+}
+
+type Shard = HashMap<Key, Arc<Entry>>;
+
+/// A bounded TTL cache of upstream answers.
+pub(crate) struct Cache {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: RandomState,
+    per_shard: usize,
+    max_ttl: u32,
+    negative_max_ttl: u32,
+}
+
+fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    // A panic while holding a shard lock leaves the map consistent (single operations), so carry on.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Cache {
+    pub(crate) fn new(entries: usize, max_ttl: u32, negative_max_ttl: u32) -> Cache {
+        let n = if entries == 0 { 0 } else { entries.min(SHARDS) };
+        let shards = (0..n).map(|_| Mutex::new(HashMap::new())).collect();
+        Cache { shards, hasher: RandomState::new(), per_shard: entries.div_ceil(n.max(1)), max_ttl, negative_max_ttl }
+    }
+
+    fn shard(&self, key: &Key) -> Option<&Mutex<Shard>> {
+        if self.shards.is_empty() {
+            return None;
+        }
+        let i = (self.hasher.hash_one(key) as usize) % self.shards.len();
+        self.shards.get(i)
+    }
+
+    /// The cached answer, with TTLs reduced by its age; expired entries are removed.
+    pub(crate) fn get(&self, key: &Key) -> Option<Hit> {
+        let shard = self.shard(key)?;
+        let entry = {
+            let mut map = lock(shard);
+            let e = map.get(key)?;
+            if e.stored.elapsed().as_secs() >= u64::from(e.ttl) {
+                map.remove(key);
+                return None;
+            }
+            Arc::clone(e)
+        };
+        let age = u32::try_from(entry.stored.elapsed().as_secs()).unwrap_or(u32::MAX);
+        let count_down = |rs: &[Record]| {
+            rs.iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    r.ttl = r.ttl.saturating_sub(age);
+                    r
+                })
+                .collect()
+        };
+        Some(Hit { rcode: entry.rcode, answers: count_down(&entry.answers), authorities: count_down(&entry.authorities) })
+    }
+
+    /// Keep an upstream answer if it is cacheable: a positive answer for its smallest TTL, a
+    /// negative one for its SOA minimum; anything else (SERVFAIL, no SOA, TTL 0) is not kept.
+    pub(crate) fn insert(&self, key: Key, msg: &Message) {
+        let Some(shard) = self.shard(&key) else { return };
+        let Some((ttl, authorities)) = self.ttl_of(msg) else { return };
+        if ttl == 0 {
+            return;
+        }
+        let entry =
+            Arc::new(Entry { rcode: msg.metadata.response_code, answers: msg.answers.clone(), authorities, stored: Instant::now(), ttl });
+        let mut map = lock(shard);
+        if map.len() >= self.per_shard && !map.contains_key(&key) {
+            map.retain(|_, e| e.stored.elapsed().as_secs() < u64::from(e.ttl));
+            if map.len() >= self.per_shard
+                && let Some(k) = map.keys().next().cloned()
+            {
+                map.remove(&k);
+            }
+        }
+        map.insert(key, entry);
+    }
+
+    fn ttl_of(&self, msg: &Message) -> Option<(u32, Vec<Record>)> {
+        let rcode = msg.metadata.response_code;
+        if msg.metadata.truncation {
+            return None;
+        }
+        if rcode == ResponseCode::NoError && !msg.answers.is_empty() {
+            let ttl = msg.answers.iter().map(|r| r.ttl).min()?;
+            return Some((ttl.min(self.max_ttl), Vec::new()));
+        }
+        if rcode == ResponseCode::NoError || rcode == ResponseCode::NXDomain {
+            let soa = msg.authorities.iter().find(|r| r.record_type() == RecordType::SOA)?;
+            let RData::SOA(s) = &soa.data else { return None };
+            let ttl = soa.ttl.min(s.minimum).min(self.negative_max_ttl);
+            let mut soa = soa.clone();
+            soa.ttl = ttl;
+            return Some((ttl, vec![soa]));
+        }
+        None
+    }
+}

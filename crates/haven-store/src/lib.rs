@@ -1,0 +1,30 @@
+//! The activity log: every DNS query and web request, attributed and kept for the DSL.
+//!
+//! One store layer over two databases. SQLite (WAL mode, one file in the data directory) is the
+//! embedded default; PostgreSQL, selected by a `postgres://` URL, is a trust's central server.
+//! Both run the same queries through sqlx at run time (no compile-time checked macros) and carry
+//! their own versioned migrations (`migrations/sqlite`, `migrations/postgres`).
+//!
+//! - [`Store`] opens a location, migrates it, writes batches, answers [`ActivityQuery`]s and
+//!   prunes by [`Retention`], recording every pruning run in `retention_log`.
+//! - [`EventWriter`] is the production [`haven_activity::EventSink`]: a bounded queue in front of
+//!   a batching writer task, so the answer path never waits on disk. A full queue drops the event
+//!   and counts it; nothing is lost without a count and a warning.
+//!
+//! Times are stored as integer milliseconds since the Unix epoch, UTC.
+
+mod error;
+mod query;
+mod retention;
+mod row;
+mod schema;
+mod store;
+mod writer;
+
+pub use error::StoreError;
+pub use query::{Action, ActivityQuery, Cursor, DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT};
+pub use retention::{DEFAULT_RETENTION_DAYS, PruneReport, Retention, RetentionRecord};
+pub use row::StoredEvent;
+pub use schema::SCHEMA_VERSION;
+pub use store::{Backend, SQLITE_FILE_NAME, Store, StoreOptions};
+pub use writer::{EventWriter, MAX_FLUSH_INTERVAL, WriterConfig, WriterStats};

@@ -1,0 +1,107 @@
+//! Versioned migrations, one SQL file per version per backend, applied in one transaction.
+//!
+//! `haven_schema` records each version applied, with when. Opening a store applies whatever is
+//! missing; opening one written by a newer Haven is refused ([`StoreError::SchemaTooNew`]).
+//! PostgreSQL takes an advisory lock and SQLite an immediate write lock, so two processes
+//! opening the same new database at once cannot both migrate it.
+
+use jiff::Timestamp;
+use sqlx::Connection;
+
+use crate::error::StoreError;
+use crate::store::{Db, Store};
+
+/// The newest schema version this build knows; a freshly opened store is at this version.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// One schema step, written once per backend.
+struct Migration {
+    version: i64,
+    description: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "events, their indexes, and the retention log",
+    sqlite: include_str!("../migrations/sqlite/0001_activity.sql"),
+    postgres: include_str!("../migrations/postgres/0001_activity.sql"),
+}];
+
+const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS haven_schema (\
+    version BIGINT PRIMARY KEY, description TEXT NOT NULL, applied_ms BIGINT NOT NULL)";
+
+/// Arbitrary constant naming Haven's migration lock among PostgreSQL advisory locks.
+const PG_MIGRATION_LOCK: i64 = 0x4861_7665_6e41_6374; // "HavenAct"
+
+/// Bring the database up to [`SCHEMA_VERSION`].
+pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
+    let location = store.location().to_owned();
+    let fail = |version: i64, description: &'static str| {
+        let location = location.clone();
+        move |source: sqlx::Error| StoreError::Migrate { location, version, description, source }
+    };
+    let setup = "schema bookkeeping";
+    let applied = match &store.inner.db {
+        Db::Sqlite(pools) => {
+            let mut conn = pools.write.acquire().await.map_err(fail(0, setup))?;
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(fail(0, setup))?;
+            sqlx::raw_sql(CREATE_SCHEMA_TABLE).execute(&mut *tx).await.map_err(fail(0, setup))?;
+            let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM haven_schema")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(fail(0, setup))?;
+            check_not_newer(&location, current)?;
+            let mut applied = Vec::new();
+            for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+                sqlx::raw_sql(m.sqlite).execute(&mut *tx).await.map_err(fail(m.version, m.description))?;
+                sqlx::query("INSERT INTO haven_schema (version, description, applied_ms) VALUES ($1, $2, $3)")
+                    .bind(m.version)
+                    .bind(m.description)
+                    .bind(Timestamp::now().as_millisecond())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail(m.version, m.description))?;
+                applied.push(m.version);
+            }
+            tx.commit().await.map_err(fail(0, setup))?;
+            applied
+        }
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await.map_err(fail(0, setup))?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_MIGRATION_LOCK).execute(&mut *tx).await.map_err(fail(0, setup))?;
+            sqlx::raw_sql(CREATE_SCHEMA_TABLE).execute(&mut *tx).await.map_err(fail(0, setup))?;
+            let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0)::int8 FROM haven_schema")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(fail(0, setup))?;
+            check_not_newer(&location, current)?;
+            let mut applied = Vec::new();
+            for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+                sqlx::raw_sql(m.postgres).execute(&mut *tx).await.map_err(fail(m.version, m.description))?;
+                sqlx::query("INSERT INTO haven_schema (version, description, applied_ms) VALUES ($1, $2, $3)")
+                    .bind(m.version)
+                    .bind(m.description)
+                    .bind(Timestamp::now().as_millisecond())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail(m.version, m.description))?;
+                applied.push(m.version);
+            }
+            tx.commit().await.map_err(fail(0, setup))?;
+            applied
+        }
+    };
+    for version in applied {
+        tracing::info!(location = %location, version, "activity store migrated");
+    }
+    Ok(())
+}
+
+fn check_not_newer(location: &str, found: i64) -> Result<(), StoreError> {
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew { location: location.to_owned(), found, supported: SCHEMA_VERSION });
+    }
+    Ok(())
+}
