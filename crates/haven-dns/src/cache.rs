@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, Record, RecordType};
@@ -32,7 +32,8 @@ pub(crate) struct Entry {
     answers: Vec<Record>,
     authorities: Vec<Record>,
     stored: Instant,
-    ttl: u32,
+    /// When the entry stops being served (`stored` plus its TTL).
+    expires: Instant,
 }
 
 /// Records from the cache with their TTLs counted down by the time they have been held.
@@ -76,16 +77,17 @@ impl Cache {
     /// The cached answer, with TTLs reduced by its age; expired entries are removed.
     pub(crate) fn get(&self, key: &Key) -> Option<Hit> {
         let shard = self.shard(key)?;
+        let now = Instant::now();
         let entry = {
             let mut map = lock(shard);
             let e = map.get(key)?;
-            if e.stored.elapsed().as_secs() >= u64::from(e.ttl) {
+            if now >= e.expires {
                 map.remove(key);
                 return None;
             }
             Arc::clone(e)
         };
-        let age = u32::try_from(entry.stored.elapsed().as_secs()).unwrap_or(u32::MAX);
+        let age = u32::try_from(now.saturating_duration_since(entry.stored).as_secs()).unwrap_or(u32::MAX);
         let count_down = |rs: &[Record]| {
             rs.iter()
                 .map(|r| {
@@ -106,15 +108,25 @@ impl Cache {
         if ttl == 0 {
             return;
         }
-        let entry =
-            Arc::new(Entry { rcode: msg.metadata.response_code, answers: msg.answers.clone(), authorities, stored: Instant::now(), ttl });
+        let now = Instant::now();
+        let expires = now + Duration::from_secs(u64::from(ttl));
+        let entry = Arc::new(Entry { rcode: msg.metadata.response_code, answers: msg.answers.clone(), authorities, stored: now, expires });
         let mut map = lock(shard);
         if map.len() >= self.per_shard && !map.contains_key(&key) {
-            map.retain(|_, e| e.stored.elapsed().as_secs() < u64::from(e.ttl));
-            if map.len() >= self.per_shard
-                && let Some(k) = map.keys().next().cloned()
-            {
-                map.remove(&k);
+            // Full: drop what has expired and, if that is not enough, an arbitrary eighth more,
+            // so the sweep is paid once per many inserts rather than on every one.
+            map.retain(|_, e| now < e.expires);
+            if map.len() >= self.per_shard {
+                let keep = self.per_shard - self.per_shard.div_ceil(8);
+                let mut excess = map.len() - keep;
+                map.retain(|_, _| {
+                    if excess > 0 {
+                        excess -= 1;
+                        false
+                    } else {
+                        true
+                    }
+                });
             }
         }
         map.insert(key, entry);

@@ -320,75 +320,59 @@ fn chunk_len(n: usize) -> usize {
 }
 
 async fn insert_postgres(pool: &PgPool, events: &[Event]) -> Result<u64, sqlx::Error> {
-    // One statement per batch whatever its size: sixteen arrays unnested in order.
-    const SQL: &str = "INSERT INTO events (time_ms, channel, client, device, user_name, grp, name, qtype, action, category, rule, \
-                       list_source, list_entry, flags, upstream, latency_us) \
-                       SELECT a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p FROM UNNEST($1::int8[], $2::text[], $3::text[], \
-                       $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
-                       $12::text[], $13::text[], $14::int4[], $15::text[], $16::int8[]) WITH ORDINALITY \
-                       AS t(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, ord) ORDER BY ord";
-    let len = events.len();
-    let mut time_ms = Vec::with_capacity(len);
-    let mut channel = Vec::with_capacity(len);
-    let mut client = Vec::with_capacity(len);
-    let mut device = Vec::with_capacity(len);
-    let mut user = Vec::with_capacity(len);
-    let mut grp = Vec::with_capacity(len);
-    let mut name = Vec::with_capacity(len);
-    let mut qtype = Vec::with_capacity(len);
-    let mut action = Vec::with_capacity(len);
-    let mut category = Vec::with_capacity(len);
-    let mut rule = Vec::with_capacity(len);
-    let mut list_source = Vec::with_capacity(len);
-    let mut list_entry = Vec::with_capacity(len);
-    let mut flags = Vec::with_capacity(len);
-    let mut upstream = Vec::with_capacity(len);
-    let mut latency_us = Vec::with_capacity(len);
+    // COPY is PostgreSQL's bulk path: one statement per batch, rows streamed in order, no
+    // per-row executor work. A COPY is atomic: the whole batch lands or none of it.
+    const SQL: &str = "COPY events (time_ms, channel, client, device, user_name, grp, name, qtype, action, category, rule, \
+                       list_source, list_entry, flags, upstream, latency_us) FROM STDIN";
+    let mut buf = Vec::with_capacity(events.len() * 160);
     for ev in events {
-        let r = EventRef::new(ev);
-        time_ms.push(r.time_ms);
-        channel.push(r.channel);
-        client.push(r.client);
-        device.push(r.device.map(pg_text));
-        user.push(r.user.map(pg_text));
-        grp.push(pg_text(r.grp));
-        name.push(pg_text(r.name));
-        qtype.push(pg_text(r.qtype));
-        action.push(pg_text(r.action));
-        category.push(r.category.map(pg_text));
-        rule.push(pg_text(r.rule));
-        list_source.push(r.list_source.map(pg_text));
-        list_entry.push(r.list_entry.map(pg_text));
-        flags.push(i32::from(r.flags));
-        upstream.push(r.upstream.map(pg_text));
-        latency_us.push(r.latency_us);
+        copy_row(&mut buf, &EventRef::new(ev));
     }
     let mut conn = pool.acquire().await?;
-    let done = sqlx::query(SQL)
-        .bind(time_ms)
-        .bind(channel)
-        .bind(client)
-        .bind(device)
-        .bind(user)
-        .bind(grp)
-        .bind(name)
-        .bind(qtype)
-        .bind(action)
-        .bind(category)
-        .bind(rule)
-        .bind(list_source)
-        .bind(list_entry)
-        .bind(flags)
-        .bind(upstream)
-        .bind(latency_us)
-        .execute(&mut *conn)
-        .await?;
-    Ok(done.rows_affected())
+    let mut copy = conn.copy_in_raw(SQL).await?;
+    copy.send(buf).await?;
+    copy.finish().await
 }
 
-/// PostgreSQL text cannot hold NUL; everything else is stored exactly.
-fn pg_text(s: &str) -> String {
-    if s.contains('\0') { s.replace('\0', "\u{FFFD}") } else { s.to_owned() }
+/// One row of COPY text format: tab-separated, `\N` for NULL, backslash escapes.
+fn copy_row(out: &mut Vec<u8>, r: &EventRef<'_>) {
+    use std::io::Write as _;
+    let _ = write!(out, "{}\t", r.time_ms);
+    copy_text(out, Some(r.channel));
+    copy_text(out, Some(&r.client));
+    copy_text(out, r.device);
+    copy_text(out, r.user);
+    copy_text(out, Some(r.grp));
+    copy_text(out, Some(r.name));
+    copy_text(out, Some(r.qtype));
+    copy_text(out, Some(r.action));
+    copy_text(out, r.category);
+    copy_text(out, Some(r.rule));
+    copy_text(out, r.list_source);
+    copy_text(out, r.list_entry);
+    let _ = write!(out, "{}\t", r.flags);
+    copy_text(out, r.upstream);
+    let _ = writeln!(out, "{}", r.latency_us);
+}
+
+/// A text field and its tab; PostgreSQL text cannot hold NUL, so NUL becomes U+FFFD.
+fn copy_text(out: &mut Vec<u8>, v: Option<&str>) {
+    match v {
+        None => out.extend_from_slice(b"\\N"),
+        Some(s) => {
+            for &b in s.as_bytes() {
+                match b {
+                    b'\\' => out.extend_from_slice(b"\\\\"),
+                    b'\t' => out.extend_from_slice(b"\\t"),
+                    b'\n' => out.extend_from_slice(b"\\n"),
+                    b'\r' => out.extend_from_slice(b"\\r"),
+                    0 => out.extend_from_slice("\u{FFFD}".as_bytes()),
+                    b => out.push(b),
+                }
+            }
+        }
+    }
+    out.push(b'\t');
 }
 
 /// Turn a location string into a backend and a path or URL.

@@ -147,6 +147,120 @@ fn config_command_lists_every_problem() {
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
 }
 
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn dig(port: u16, name: &str, extra: &[&str]) -> String {
+    let out = Command::new("dig")
+        .args(["@127.0.0.1", "-p", &port.to_string(), name, "+time=2", "+tries=1"])
+        .args(extra)
+        .output()
+        .expect("dig is needed (apt-get install bind9-dnsutils)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `haven serve` end to end: real sockets, a real client, reload, graceful stop, then the log.
+#[test]
+fn serve_answers_reloads_stops_cleanly_and_logs_every_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dns, metrics) = (free_port(), free_port());
+    let list = dir.path().join("games.txt");
+    std::fs::write(&list, "roblox.test\n").unwrap();
+    let cfg = dir.path().join("haven.toml");
+    let write_cfg = |extra: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "[[lists]]\nname = \"games\"\nformat = \"domains\"\npath = \"games.txt\"\ncategory = \"games\"\n\
+                 [[identity.networks]]\ncidr = \"127.0.0.0/8\"\ngroup = \"reception_ks1\"\n\
+                 [dns]\nlisten = [\"127.0.0.1:{dns}\"]\nupstreams = [\"127.0.0.1:9\"]\nservfail_after_ms = 300\nblock_page_ipv4 = \"10.9.9.9\"\n\
+                 [store]\nurl = \"sqlite://data/activity.db\"\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n{extra}"
+            ),
+        )
+        .unwrap();
+    };
+    write_cfg("");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_haven"))
+        .args(["--config", cfg.to_str().unwrap(), "serve"])
+        .env("HAVEN_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..100 {
+        if dig(dns, "roblox.test", &["+short"]).contains("10.9.9.9") {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(up, "haven serve never answered on {dns}");
+    // The illegal-floor test list is always loaded; the canary protects the filter itself.
+    assert!(dig(dns, "csam-domain.haven-floor-test.test", &["+short"]).contains("10.9.9.9"));
+    assert!(dig(dns, "use-application-dns.net", &[]).contains("status: NXDOMAIN"));
+    // Upstream unreachable: SERVFAIL promptly, not a hang.
+    assert!(dig(dns, "allowed.example", &[]).contains("status: SERVFAIL"));
+    assert!(dig(dns, "roblox.test", &["+tcp", "+short"]).contains("10.9.9.9"));
+
+    // Reload with a new site entry: the next query sees it.
+    write_cfg("[[groups.reception_ks1.sites]]\naction = \"block\"\nsite = \"newly-blocked.example\"\nreason = \"test\"\nauthor = \"ci\"\n");
+    let reload = haven(&["--config", cfg.to_str().unwrap(), "reload"]);
+    assert_eq!(reload.status.code(), Some(0), "{}", stderr(&reload));
+    assert!(stdout(&reload).starts_with("reloaded:"), "{}", stdout(&reload));
+    assert!(dig(dns, "newly-blocked.example", &["+short"]).contains("10.9.9.9"));
+    // SIGHUP with a broken file: refused, and the running policy stays in force.
+    std::fs::write(&cfg, "this is not toml").unwrap();
+    assert!(Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap().success());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(dig(dns, "newly-blocked.example", &["+short"]).contains("10.9.9.9"));
+    assert!(dig(dns, "roblox.test", &["+short"]).contains("10.9.9.9"));
+    write_cfg("[[groups.reception_ks1.sites]]\naction = \"block\"\nsite = \"newly-blocked.example\"\nreason = \"test\"\nauthor = \"ci\"\n");
+
+    let metrics_text = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", metrics)).unwrap();
+        write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut t = String::new();
+        s.read_to_string(&mut t).unwrap();
+        t
+    };
+    assert!(metrics_text.contains("haven_dns_queries_total{outcome=\"blocked\"}"), "{metrics_text}");
+    assert!(metrics_text.contains("haven_reloads_total 1"), "{metrics_text}");
+    assert!(metrics_text.contains("haven_reload_failures_total 1"), "{metrics_text}");
+
+    // Graceful stop flushes the activity log.
+    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "haven serve exited with {status}");
+
+    let out = haven(&["--config", cfg.to_str().unwrap(), "activity", "--format", "json", "--limit", "50"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let find = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("no event for {name}: {rows:?}"));
+    let r = find("roblox.test");
+    assert_eq!(r["decision"], "block");
+    assert_eq!(r["group"], "reception_ks1");
+    assert_eq!(r["category"], "games");
+    assert_eq!(r["rule"], "reception_ks1/games");
+    assert_eq!(r["list_entry"], "roblox.test");
+    assert_eq!(r["client"], "127.0.0.1");
+    assert_eq!(r["type"], "A");
+    let floor = find("csam-domain.haven-floor-test.test");
+    assert!(floor["flags"].as_str().unwrap().contains("illegal"), "{floor}");
+    assert!(find("use-application-dns.net")["flags"].as_str().unwrap().contains("bypass"));
+    assert_eq!(find("allowed.example")["decision"], "allow");
+    assert_eq!(find("newly-blocked.example")["rule"], "reception_ks1-site-1");
+    let blocked = haven(&["--config", cfg.to_str().unwrap(), "activity", "--decision", "block", "--name", "roblox", "--format", "csv"]);
+    let csv = stdout(&blocked);
+    assert!(csv.starts_with("time,client,device,user,group,name,type,decision"), "{csv}");
+    // Header, the first answered UDP query, the TCP query and the one after the failed reload
+    // (start-up polling may add more UDP queries before the service answered).
+    assert!(csv.lines().count() >= 4, "{csv}");
+    assert!(csv.lines().skip(1).all(|l| l.contains(",roblox.test,A,block,games,")), "{csv}");
+}
+
 /// Tidy checks (rust-analyzer style): cheap rules that keep the tree readable.
 #[test]
 fn tidy_every_rust_file_opens_with_a_module_doc_and_the_code_map_is_complete() {
