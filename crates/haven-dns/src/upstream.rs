@@ -4,9 +4,12 @@
 //! recovers by itself the moment an upstream answers again).
 
 use std::io;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
@@ -14,7 +17,8 @@ use hickory_proto::rr::{Name, RecordType};
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::time::{Instant, timeout_at};
+use tokio::sync::oneshot;
+use tokio::time::{Instant, timeout, timeout_at};
 use tokio_rustls::TlsConnector;
 
 use crate::config::{DnsConfig, Upstream};
@@ -56,6 +60,8 @@ struct Slot {
     tls_name: Option<ServerName<'static>>,
     failures: AtomicU32,
     retry_at_ms: AtomicU64,
+    /// Long-lived UDP sockets to this upstream (plain upstreams only).
+    udp: UdpPool,
 }
 
 /// The upstream pool; shared by every query, lock-free.
@@ -75,7 +81,13 @@ impl Forwarder {
                 Some(n) => Some(ServerName::try_from(n.clone()).map_err(|_| DnsError::TlsName { addr: u.addr, name: n.clone() })?),
                 None => None,
             };
-            slots.push(Slot { upstream: u.clone(), tls_name, failures: AtomicU32::new(0), retry_at_ms: AtomicU64::new(0) });
+            slots.push(Slot {
+                upstream: u.clone(),
+                tls_name,
+                failures: AtomicU32::new(0),
+                retry_at_ms: AtomicU64::new(0),
+                udp: UdpPool::new(u.addr),
+            });
         }
         let tls = if slots.iter().any(|s| s.tls_name.is_some()) { Some(tls_connector(&config.tls_extra_roots_der)?) } else { None };
         Ok(Forwarder { slots: slots.into_boxed_slice(), try_timeout: config.upstream_timeout, tls, epoch: Instant::now(), metrics })
@@ -174,7 +186,7 @@ impl Forwarder {
                 exchange_stream(stream, &bytes, query).await
             }
             _ => {
-                let resp = exchange_udp(addr, &bytes, query).await?;
+                let resp = slot.udp.exchange(&bytes, query).await?;
                 if resp.metadata.truncation {
                     let tcp = TcpStream::connect(addr).await?;
                     exchange_stream(tcp, &bytes, query).await
@@ -223,24 +235,6 @@ fn answers(query: &Message, resp: &Message) -> bool {
             .is_some_and(|(q, r)| q.name() == r.name() && q.query_type() == r.query_type() && q.query_class() == r.query_class())
 }
 
-async fn exchange_udp(addr: SocketAddr, bytes: &[u8], query: &Message) -> io::Result<Message> {
-    let local: SocketAddr = if addr.is_ipv4() { (Ipv4Addr::UNSPECIFIED, 0).into() } else { (Ipv6Addr::UNSPECIFIED, 0).into() };
-    // A fresh socket per question gives a random source port, which with the random ID makes
-    // spoofed answers hard; connecting it filters out packets from anyone but the upstream.
-    let sock = UdpSocket::bind(local).await?;
-    sock.connect(addr).await?;
-    sock.send(bytes).await?;
-    let mut buf = vec![0u8; 4096];
-    loop {
-        let n = sock.recv(&mut buf).await?;
-        if let Some(m) = buf.get(..n).and_then(|b| Message::from_vec(b).ok())
-            && answers(query, &m)
-        {
-            return Ok(m);
-        }
-    }
-}
-
 async fn exchange_stream<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, bytes: &[u8], query: &Message) -> io::Result<Message> {
     let len = u16::try_from(bytes.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "query too long"))?;
     let mut framed = Vec::with_capacity(bytes.len() + 2);
@@ -258,4 +252,175 @@ async fn exchange_stream<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, bytes
             return Ok(m);
         }
     }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        for s in self.slots.iter() {
+            s.udp.retire_all();
+        }
+    }
+}
+
+/// Long-lived UDP sockets per upstream: a few of them, each connected (so only the upstream's
+/// packets arrive), with one reader task demultiplexing answers by ID and question. Each socket
+/// is replaced after `ROTATE_AFTER` questions, so the source port keeps changing; with the random
+/// ID and the question check, a spoofed answer still has to guess port, ID and question.
+const POOL_SOCKETS: usize = 4;
+/// Questions a pooled socket carries before it is replaced by one on a fresh random port.
+const ROTATE_AFTER: u32 = 2048;
+/// How often an idle reader checks whether its socket has been retired.
+const READER_IDLE_CHECK: Duration = Duration::from_millis(500);
+
+struct UdpPool {
+    addr: SocketAddr,
+    conns: Box<[Mutex<Option<Arc<UdpConn>>>]>,
+    next: AtomicUsize,
+    ids: RandomState,
+    counter: AtomicU64,
+}
+
+type Waiter = (Query, oneshot::Sender<io::Result<Message>>);
+
+struct UdpConn {
+    sock: UdpSocket,
+    pending: Mutex<HashMap<u16, Waiter>>,
+    uses: AtomicU32,
+    retired: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section is a single map or slot operation, so a poisoned lock is consistent.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Removes a question's waiter when its try ends, answered or not (timeouts drop the future).
+struct PendingGuard<'a> {
+    conn: &'a UdpConn,
+    id: u16,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.conn.pending).remove(&self.id);
+    }
+}
+
+impl UdpPool {
+    fn new(addr: SocketAddr) -> UdpPool {
+        UdpPool {
+            addr,
+            conns: (0..POOL_SOCKETS).map(|_| Mutex::new(None)).collect(),
+            next: AtomicUsize::new(0),
+            ids: RandomState::new(),
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    /// An unpredictable query ID: SipHash, keyed at random per pool, of a counter.
+    fn random_id(&self) -> u16 {
+        (self.ids.hash_one(self.counter.fetch_add(1, Ordering::Relaxed)) & 0xffff) as u16
+    }
+
+    fn retire_all(&self) {
+        for c in self.conns.iter() {
+            if let Some(conn) = lock(c).take() {
+                conn.retired.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// A socket for the next question, opening or rotating one as needed.
+    async fn conn(&self) -> io::Result<Arc<UdpConn>> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len().max(1);
+        let Some(cell) = self.conns.get(i) else { return Err(io::Error::other("no upstream sockets")) };
+        {
+            let g = lock(cell);
+            if let Some(c) = g.as_ref()
+                && c.uses.fetch_add(1, Ordering::Relaxed) < ROTATE_AFTER
+            {
+                return Ok(Arc::clone(c));
+            }
+        }
+        let fresh = Arc::new(UdpConn::open(self.addr).await?);
+        tokio::spawn(read_answers(Arc::clone(&fresh)));
+        let old = lock(cell).replace(Arc::clone(&fresh));
+        if let Some(old) = old {
+            old.retired.store(true, Ordering::Relaxed);
+        }
+        Ok(fresh)
+    }
+
+    /// Send `bytes` (the encoding of `query`, whose ID is replaced) and wait for its answer.
+    async fn exchange(&self, bytes: &[u8], query: &Message) -> io::Result<Message> {
+        let q = query.queries.first().cloned().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no question"))?;
+        let conn = self.conn().await?;
+        let (tx, rx) = oneshot::channel();
+        let id = {
+            let mut pending = lock(&conn.pending);
+            let mut id = self.random_id();
+            while pending.contains_key(&id) {
+                id = self.random_id();
+            }
+            pending.insert(id, (q, tx));
+            id
+        };
+        let _guard = PendingGuard { conn: &conn, id };
+        let mut packet = bytes.to_vec();
+        if let Some(head) = packet.first_chunk_mut::<2>() {
+            *head = id.to_be_bytes();
+        }
+        conn.sock.send(&packet).await?;
+        rx.await.unwrap_or_else(|_| Err(io::Error::other("upstream socket closed")))
+    }
+}
+
+impl UdpConn {
+    async fn open(addr: SocketAddr) -> io::Result<UdpConn> {
+        let local: SocketAddr = if addr.is_ipv4() { (Ipv4Addr::UNSPECIFIED, 0).into() } else { (Ipv6Addr::UNSPECIFIED, 0).into() };
+        let sock = UdpSocket::bind(local).await?;
+        sock.connect(addr).await?;
+        Ok(UdpConn { sock, pending: Mutex::new(HashMap::new()), uses: AtomicU32::new(0), retired: AtomicBool::new(false) })
+    }
+}
+
+/// One pooled socket's reader: hands each answer to the question it answers (same ID and
+/// question; anything else is ignored), fails every waiter when the upstream refuses, and ends
+/// once the socket is retired and nothing waits on it.
+async fn read_answers(conn: Arc<UdpConn>) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        if conn.retired.load(Ordering::Relaxed) && lock(&conn.pending).is_empty() {
+            return;
+        }
+        let n = match timeout(READER_IDLE_CHECK, conn.sock.recv(&mut buf)).await {
+            Err(_) => continue,
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                // On a connected socket this is the upstream refusing (ICMP): every question
+                // waiting here has failed.
+                let waiters: Vec<Waiter> = lock(&conn.pending).drain().map(|(_, w)| w).collect();
+                for (_, tx) in waiters {
+                    let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
+                }
+                continue;
+            }
+        };
+        let Some(m) = buf.get(..n).and_then(|b| Message::from_vec(b).ok()) else { continue };
+        let waiter = {
+            let mut pending = lock(&conn.pending);
+            let ok = pending.get(&m.metadata.id).is_some_and(|(q, _)| answers_question(q, &m));
+            if ok { pending.remove(&m.metadata.id) } else { None }
+        };
+        if let Some((_, tx)) = waiter {
+            let _ = tx.send(Ok(m));
+        }
+    }
+}
+
+/// True when `resp` is a response to exactly the question `q` (the ID is checked by the caller).
+fn answers_question(q: &Query, resp: &Message) -> bool {
+    resp.metadata.message_type == MessageType::Response
+        && resp.queries.len() == 1
+        && resp.queries.first().is_some_and(|r| q.name() == r.name() && q.query_type() == r.query_type() && q.query_class() == r.query_class())
 }
