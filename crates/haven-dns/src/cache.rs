@@ -20,8 +20,8 @@ pub(crate) struct Key {
 }
 
 impl Key {
-    pub(crate) fn new(name: &str, qtype: RecordType) -> Key {
-        Key { name: name.into(), qtype: u16::from(qtype) }
+    pub(crate) fn new(name: String, qtype: RecordType) -> Key {
+        Key { name: name.into_boxed_str(), qtype: u16::from(qtype) }
     }
 }
 

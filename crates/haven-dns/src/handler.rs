@@ -81,6 +81,8 @@ pub struct RequestHandler {
     blocked_ttl: u32,
     rewrite_ttl: u32,
     servfail_after: Duration,
+    /// MNAME and RNAME of the synthetic SOA in negative answers, parsed once.
+    soa_names: Option<(Name, Name)>,
 }
 
 impl RequestHandler {
@@ -110,6 +112,7 @@ impl RequestHandler {
             blocked_ttl: config.blocked_ttl,
             rewrite_ttl: config.rewrite_ttl,
             servfail_after: config.servfail_after,
+            soa_names: Name::from_ascii("haven.invalid.").ok().zip(Name::from_ascii("hostmaster.haven.invalid.").ok()),
         })
     }
 
@@ -187,7 +190,7 @@ impl RequestHandler {
             device: id.device.map(str::to_string),
             user: id.user.map(str::to_string),
             group: group.id.to_string(),
-            name: q.name().to_ascii(),
+            name: String::new(),
             qtype: qtype_text(qtype),
             action: Action::Block,
             category: None,
@@ -201,6 +204,7 @@ impl RequestHandler {
 
         // 1. Normalise. A name the policy cannot read cannot be allowed.
         let Some(pname) = policy_name(q.name()) else {
+            ev.name = q.name().to_ascii();
             ev.rule = "dns/unreadable-name".into();
             return (Reply::rcode(ResponseCode::Refused), ev);
         };
@@ -309,7 +313,7 @@ impl RequestHandler {
     async fn forward(&self, name: &Name, qtype: RecordType, started: Instant) -> (Reply, String, bool) {
         let mut key_name = name.to_ascii();
         key_name.make_ascii_lowercase();
-        let key = Key::new(&key_name, qtype);
+        let key = Key::new(key_name, qtype);
         if let Some(hit) = self.cache.get(&key) {
             self.metrics.cache_hit();
             return (Reply { rcode: hit.rcode, answers: hit.answers, authorities: hit.authorities }, "cache".into(), true);
@@ -354,13 +358,14 @@ impl RequestHandler {
 
     /// NXDOMAIN or NODATA with a synthetic SOA, so clients cache the negative answer for `blocked_ttl` only.
     fn negative(&self, q: &Query, rcode: ResponseCode) -> Reply {
-        let soa = match (Name::from_ascii("haven.invalid."), Name::from_ascii("hostmaster.haven.invalid.")) {
-            (Ok(m), Ok(r)) => {
+        let soa = match &self.soa_names {
+            Some((m, r)) => {
+                let (m, r) = (m.clone(), r.clone());
                 let ttl = self.blocked_ttl;
                 let ttl_i = i32::try_from(ttl).unwrap_or(i32::MAX);
                 vec![Record::from_rdata(q.name().clone(), ttl, RData::SOA(SOA::new(m, r, 1, ttl_i, ttl_i, ttl_i, ttl)))]
             }
-            _ => Vec::new(),
+            None => Vec::new(),
         };
         Reply { rcode, answers: Vec::new(), authorities: soa }
     }

@@ -188,7 +188,8 @@ async fn serve_udp(ctx: Ctx, sock: Arc<UdpSocket>) {
         let handler = Arc::clone(&ctx.handler);
         let sock = Arc::clone(&sock);
         ctx.tracker.spawn(async move {
-            if let Some(answer) = handler.handle_packet(&packet, peer.ip(), Transport::Udp).await
+            // Boxed, so the task spawned per packet stays small and cheap to move into place.
+            if let Some(answer) = Box::pin(handler.handle_packet(&packet, peer.ip(), Transport::Udp)).await
                 && let Err(e) = sock.send_to(&answer, peer).await
             {
                 tracing::debug!(error = %e, "dns: UDP send failed");

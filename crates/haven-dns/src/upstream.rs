@@ -3,9 +3,9 @@
 //! short back-off for an upstream that keeps failing (never a permanent "dead" mark, so Haven
 //! recovers by itself the moment an upstream answers again).
 
-use std::io;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -264,11 +264,14 @@ impl Drop for Forwarder {
 
 /// Long-lived UDP sockets per upstream: a few of them, each connected (so only the upstream's
 /// packets arrive), with one reader task demultiplexing answers by ID and question. Each socket
-/// is replaced after `ROTATE_AFTER` questions, so the source port keeps changing; with the random
-/// ID and the question check, a spoofed answer still has to guess port, ID and question.
+/// is replaced after `ROTATE_AFTER` questions or `ROTATE_EVERY`, so the source port keeps
+/// changing; with the random ID and the question check, a spoofed answer still has to guess
+/// port, ID and question.
 const POOL_SOCKETS: usize = 4;
 /// Questions a pooled socket carries before it is replaced by one on a fresh random port.
 const ROTATE_AFTER: u32 = 2048;
+/// Longest a pooled socket is used, however quiet the network, before it is replaced.
+const ROTATE_EVERY: Duration = Duration::from_secs(10);
 /// How often an idle reader checks whether its socket has been retired.
 const READER_IDLE_CHECK: Duration = Duration::from_millis(500);
 
@@ -280,13 +283,22 @@ struct UdpPool {
     counter: AtomicU64,
 }
 
-type Waiter = (Query, oneshot::Sender<io::Result<Message>>);
+/// A question waiting for its answer: a token unique to this try, the question, and where to send.
+type Waiter = (u64, Query, oneshot::Sender<io::Result<Message>>);
+
+/// Questions waiting on one socket; `closed` once its reader has ended, so none is added after.
+#[derive(Default)]
+struct Pending {
+    waiters: HashMap<u16, Waiter>,
+    closed: bool,
+}
 
 struct UdpConn {
     sock: UdpSocket,
-    pending: Mutex<HashMap<u16, Waiter>>,
+    pending: Mutex<Pending>,
     uses: AtomicU32,
     retired: AtomicBool,
+    opened: Instant,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -295,14 +307,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Removes a question's waiter when its try ends, answered or not (timeouts drop the future).
+/// Only its own entry: once answered, the ID may already carry another question.
 struct PendingGuard<'a> {
     conn: &'a UdpConn,
     id: u16,
+    token: u64,
 }
 
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        lock(&self.conn.pending).remove(&self.id);
+        let mut pending = lock(&self.conn.pending);
+        if pending.waiters.get(&self.id).is_some_and(|w| w.0 == self.token) {
+            pending.waiters.remove(&self.id);
+        }
     }
 }
 
@@ -338,6 +355,7 @@ impl UdpPool {
             let g = lock(cell);
             if let Some(c) = g.as_ref()
                 && c.uses.fetch_add(1, Ordering::Relaxed) < ROTATE_AFTER
+                && c.opened.elapsed() < ROTATE_EVERY
             {
                 return Ok(Arc::clone(c));
             }
@@ -354,18 +372,32 @@ impl UdpPool {
     /// Send `bytes` (the encoding of `query`, whose ID is replaced) and wait for its answer.
     async fn exchange(&self, bytes: &[u8], query: &Message) -> io::Result<Message> {
         let q = query.queries.first().cloned().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no question"))?;
-        let conn = self.conn().await?;
         let (tx, rx) = oneshot::channel();
-        let id = {
+        let token = self.counter.fetch_add(1, Ordering::Relaxed);
+        let mut waiter = Some((token, q, tx));
+        let mut tries = 0;
+        let (conn, id) = loop {
+            let conn = self.conn().await?;
             let mut pending = lock(&conn.pending);
+            if pending.closed {
+                // Retired and its reader gone between picking it and now: take another.
+                tries += 1;
+                if tries > POOL_SOCKETS * 2 {
+                    return Err(io::Error::other("no open upstream socket"));
+                }
+                continue;
+            }
             let mut id = self.random_id();
-            while pending.contains_key(&id) {
+            while pending.waiters.contains_key(&id) {
                 id = self.random_id();
             }
-            pending.insert(id, (q, tx));
-            id
+            if let Some(w) = waiter.take() {
+                pending.waiters.insert(id, w);
+            }
+            drop(pending);
+            break (conn, id);
         };
-        let _guard = PendingGuard { conn: &conn, id };
+        let _guard = PendingGuard { conn: &conn, id, token };
         let mut packet = bytes.to_vec();
         if let Some(head) = packet.first_chunk_mut::<2>() {
             *head = id.to_be_bytes();
@@ -380,7 +412,13 @@ impl UdpConn {
         let local: SocketAddr = if addr.is_ipv4() { (Ipv4Addr::UNSPECIFIED, 0).into() } else { (Ipv6Addr::UNSPECIFIED, 0).into() };
         let sock = UdpSocket::bind(local).await?;
         sock.connect(addr).await?;
-        Ok(UdpConn { sock, pending: Mutex::new(HashMap::new()), uses: AtomicU32::new(0), retired: AtomicBool::new(false) })
+        Ok(UdpConn {
+            sock,
+            pending: Mutex::new(Pending::default()),
+            uses: AtomicU32::new(0),
+            retired: AtomicBool::new(false),
+            opened: Instant::now(),
+        })
     }
 }
 
@@ -390,31 +428,48 @@ impl UdpConn {
 async fn read_answers(conn: Arc<UdpConn>) {
     let mut buf = vec![0u8; 4096];
     loop {
-        if conn.retired.load(Ordering::Relaxed) && lock(&conn.pending).is_empty() {
-            return;
-        }
-        let n = match timeout(READER_IDLE_CHECK, conn.sock.recv(&mut buf)).await {
-            Err(_) => continue,
-            Ok(Ok(n)) => n,
-            Ok(Err(e)) => {
-                // On a connected socket this is the upstream refusing (ICMP): every question
-                // waiting here has failed.
-                let waiters: Vec<Waiter> = lock(&conn.pending).drain().map(|(_, w)| w).collect();
-                for (_, tx) in waiters {
-                    let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
-                }
-                continue;
-            }
-        };
-        let Some(m) = buf.get(..n).and_then(|b| Message::from_vec(b).ok()) else { continue };
-        let waiter = {
+        if conn.retired.load(Ordering::Relaxed) {
             let mut pending = lock(&conn.pending);
-            let ok = pending.get(&m.metadata.id).is_some_and(|(q, _)| answers_question(q, &m));
-            if ok { pending.remove(&m.metadata.id) } else { None }
-        };
-        if let Some((_, tx)) = waiter {
-            let _ = tx.send(Ok(m));
+            if pending.waiters.is_empty() {
+                pending.closed = true;
+                return;
+            }
         }
+        match timeout(READER_IDLE_CHECK, conn.sock.recv(&mut buf)).await {
+            Err(_) => continue,
+            Ok(Ok(n)) => deliver(&conn, buf.get(..n)),
+            Ok(Err(e)) => fail_all(&conn, &e),
+        }
+        // Drain whatever else has arrived before waiting again: one wake-up, many answers.
+        for _ in 0..64 {
+            match conn.sock.try_recv(&mut buf) {
+                Ok(n) => deliver(&conn, buf.get(..n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => fail_all(&conn, &e),
+            }
+        }
+    }
+}
+
+/// Hand an answer to the question it answers; anything else (stray, spoofed, late) is ignored.
+fn deliver(conn: &UdpConn, packet: Option<&[u8]>) {
+    let Some(m) = packet.and_then(|b| Message::from_vec(b).ok()) else { return };
+    let waiter = {
+        let mut pending = lock(&conn.pending);
+        let ok = pending.waiters.get(&m.metadata.id).is_some_and(|(_, q, _)| answers_question(q, &m));
+        if ok { pending.waiters.remove(&m.metadata.id) } else { None }
+    };
+    if let Some((_, _, tx)) = waiter {
+        let _ = tx.send(Ok(m));
+    }
+}
+
+/// On a connected socket a receive error is the upstream refusing (ICMP): every question
+/// waiting on it has failed.
+fn fail_all(conn: &UdpConn, e: &io::Error) {
+    let waiters: Vec<Waiter> = lock(&conn.pending).waiters.drain().map(|(_, w)| w).collect();
+    for (_, _, tx) in waiters {
+        let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
     }
 }
 
@@ -422,5 +477,8 @@ async fn read_answers(conn: Arc<UdpConn>) {
 fn answers_question(q: &Query, resp: &Message) -> bool {
     resp.metadata.message_type == MessageType::Response
         && resp.queries.len() == 1
-        && resp.queries.first().is_some_and(|r| q.name() == r.name() && q.query_type() == r.query_type() && q.query_class() == r.query_class())
+        && resp
+            .queries
+            .first()
+            .is_some_and(|r| q.name() == r.name() && q.query_type() == r.query_type() && q.query_class() == r.query_class())
 }
