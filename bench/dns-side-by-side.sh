@@ -2,14 +2,15 @@
 # dns-side-by-side.sh: Haven, dnsmasq and unbound on the same 1M-domain list, the same 20/80
 # blocked/allowed query mix and the same local fake upstream, in one run (../shared/bench).
 #
-# Env: DUR (seconds per dnsperf stage, 20)  RUNS (1)  PEERS ("upstream dnsmasq-address unbound-2t")
+# Env: DUR (seconds per dnsperf stage, 20)  RUNS (1)  PEERS ("upstream dnsmasq-address unbound-2t";
+#      PEERS="" runs Haven only)
 #      OUT (/tmp/bench/results/side-by-side.tsv)
 # Haven runs with activity logging to SQLite on. Needs: dnsperf dnsmasq unbound (apt).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 shared=${SHARED:-$(cd "$repo/../shared" && pwd)}
 B=$shared/bench
-DUR=${DUR:-20} RUNS=${RUNS:-1} PEERS=${PEERS:-"upstream dnsmasq-address unbound-2t"}
+DUR=${DUR:-20} RUNS=${RUNS:-1} PEERS=${PEERS-"upstream dnsmasq-address unbound-2t"}
 OUT=${OUT:-/tmp/bench/results/side-by-side.tsv}
 mkdir -p /tmp/bench/results "$(dirname "$OUT")"
 [ -f /tmp/bench/lists/queries.txt ] || "$B/lib/make-lists.sh" >/dev/null
@@ -67,5 +68,7 @@ for run in $(seq 1 "$RUNS"); do
   kill $srv_pid; wait $srv_pid 2>/dev/null || true; srv_pid=
 done
 
-RUNS=$RUNS DUR=$DUR RATES=0 SIZES=1m PEERS="$PEERS" OUT=$OUT "$B/run-dns-peers.sh"
+if [ -n "${PEERS// }" ]; then
+  RUNS=$RUNS DUR=$DUR RATES=0 SIZES=1m PEERS="$PEERS" OUT=$OUT "$B/run-dns-peers.sh"
+fi
 echo "raw results: $OUT"
