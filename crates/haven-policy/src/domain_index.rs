@@ -78,8 +78,19 @@ impl<'n> Ancestry<'n> {
     /// Hash the name and its ancestors, most specific first.
     #[inline]
     pub fn of(name: &'n crate::name::Name) -> Ancestry<'n> {
-        let mut a = Ancestry { items: [(&[], 0); ANCESTRY], n: 0, rest: None, total: name.label_count(), full: name.as_bytes().len() };
-        for (_, anc) in name.ancestors() {
+        Ancestry::down_to(name, 1)
+    }
+
+    /// Like `of`, but stop before ancestors with fewer than `min_labels` labels: no table that
+    /// will be asked holds anything that short (typically the bare top-level domain).
+    #[inline]
+    pub fn down_to(name: &'n crate::name::Name, min_labels: usize) -> Ancestry<'n> {
+        let total = name.label_count();
+        let mut a = Ancestry { items: [(&[], 0); ANCESTRY], n: 0, rest: None, total, full: name.as_bytes().len() };
+        for (i, (_, anc)) in name.ancestors().enumerate() {
+            if total - i < min_labels {
+                break;
+            }
             if a.n == ANCESTRY {
                 a.rest = Some(anc);
                 break;

@@ -120,10 +120,10 @@ pub struct ListSet {
 }
 
 /// Most matched ancestors kept for explaining a decision; categories from all of them still count.
-const MAX_HITS: usize = 8;
-/// Most ancestors probed per name: deeper names are matched on their 32 shortest-but-valid
-/// ancestors, far beyond any list entry's depth (entries have at most `max_labels` labels).
-const MAX_PROBES: usize = 32;
+const MAX_HITS: usize = 4;
+/// Most ancestors whose first slots are read ahead together; further ones are probed one by one.
+/// Kept small: the array is initialised on every lookup.
+const MAX_PROBES: usize = 8;
 
 /// The domain-level matches for one name, most specific first.
 #[derive(Clone, Copy)]
@@ -199,6 +199,11 @@ impl ListSet {
         let ips = self.ips.len() * 64;
         let hashed = self.hashed.iter().map(|(_, (_, h))| 64 + h.len()).sum::<usize>();
         self.domains.heap_bytes() + combos + urls + ips + hashed
+    }
+
+    /// Fewest labels of any domain entry (0 when there are none), so callers can skip shorter ancestors.
+    pub fn min_labels(&self) -> usize {
+        if self.domains.is_empty() { usize::MAX } else { self.domains.min_labels() }
     }
 
     /// True when nothing at all is loaded.

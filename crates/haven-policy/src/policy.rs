@@ -364,6 +364,11 @@ impl Group {
         m
     }
 
+    /// Fewest labels of any site entry's host (`usize::MAX` when there are none).
+    pub(crate) fn site_min_labels(&self) -> usize {
+        if self.sites.hosts.is_empty() { usize::MAX } else { self.sites.hosts.min_labels() }
+    }
+
     /// All per-site entries.
     pub fn sites(&self) -> &[SiteEntry] {
         &self.sites.entries

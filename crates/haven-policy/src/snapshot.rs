@@ -47,6 +47,8 @@ pub struct Snapshot {
     tz: TimeZone,
     strong: CategorySet,
     allow_kind: CategorySet,
+    /// Fewest labels of any domain entry in any table; shorter ancestors are never hashed.
+    min_labels: usize,
 }
 
 impl Snapshot {
@@ -74,7 +76,9 @@ impl Snapshot {
             .union(taxonomy.of_kind(CategoryKind::Security))
             .union(taxonomy.of_kind(CategoryKind::Illegal));
         let allow_kind = taxonomy.of_kind(CategoryKind::Allow);
-        Ok(Snapshot { taxonomy, floor, lists, policy, tz, strong, allow_kind })
+        let min_labels =
+            policy.groups().iter().map(|g| g.site_min_labels()).fold(floor.min_labels().min(lists.min_labels()), usize::min).max(1);
+        Ok(Snapshot { taxonomy, floor, lists, policy, tz, strong, allow_kind, min_labels })
     }
 
     /// The taxonomy in force.
@@ -173,7 +177,7 @@ impl Snapshot {
             }
         };
         // Each ancestor is hashed once here and shared by the floor, the site entries and the lists.
-        let anc = site_name.map(Ancestry::of);
+        let anc = site_name.map(|n| Ancestry::down_to(n, self.min_labels));
 
         // 1. The illegal floor, before anything else; nothing below can undo it.
         if let Some((cat, hit)) = self.floor_hit(what, anc.as_ref()) {

@@ -9,7 +9,12 @@
 //! `record` until the writer has committed the last. SQLite goes to a fresh file under
 //! `HAVEN_BENCH_DIR` (default: a temporary directory); PostgreSQL to a fresh database created
 //! through `HAVEN_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/test`) and dropped
-//! afterwards.
+//! afterwards. CPU seconds of this process and of every `postgres` process are printed too: on a
+//! shared machine they say more than the wall clock.
+//!
+//! Knobs: `HAVEN_BENCH_BATCH` and `HAVEN_BENCH_QUEUE` override the writer's batch size and queue;
+//! `HAVEN_BENCH_DIRECT=1` skips the writer and calls `Store::insert_batch` directly (the
+//! database's ceiling), from `HAVEN_BENCH_PAR` tasks at once (default 1).
 
 use std::error::Error;
 use std::time::{Duration, Instant};

@@ -177,10 +177,21 @@ impl ActivityQuery {
         if let Some(v) = &self.category {
             w.eq("category", Param::Text(v.clone()));
         }
+        // With a person, a device or an address named, their (x, time) index is the way in.
+        // Without one, the partial indexes on blocked and on flagged events are: they apply only
+        // when the query repeats their condition literally, so it does so then and only then.
+        // For one pupil's blocks PostgreSQL would otherwise walk the whole day's blocks through
+        // the partial index and filter by user (50 ms warm, 500 ms cold on 10M rows, against
+        // 7 ms and 60 ms by the user index); `IS TRUE` keeps its prover from matching them.
+        let narrow = self.user.is_some() || self.device.is_some() || self.client.is_some();
         if let Some(a) = self.action {
-            // A literal, not a parameter: only then can both planners use the partial index on
-            // blocked events. The word comes from the enum, never from input.
-            w.terms.push(format!("action = '{}'", a.as_str()));
+            if narrow {
+                let n = w.push(Param::Text(a.as_str().to_owned()));
+                w.terms.push(format!("(action = ${n}) IS TRUE"));
+            } else {
+                // The word comes from the enum, never from input.
+                w.terms.push(format!("action = '{}'", a.as_str()));
+            }
         }
         if let Some(c) = self.channel {
             w.eq("channel", Param::Text(c.as_str().to_owned()));
@@ -204,9 +215,9 @@ impl ActivityQuery {
             && f.bits() != 0
         {
             let n = w.push(Param::Int(i64::from(f.bits())));
-            // `flags <> 0` repeats what the mask implies so the partial index on flagged
-            // events can be used.
-            w.terms.push(format!("flags <> 0 AND (flags & ${n}) = ${n}"));
+            // `flags <> 0` repeats what the mask implies, for the partial index on flagged events.
+            let hint = if narrow { "" } else { "flags <> 0 AND " };
+            w.terms.push(format!("{hint}(flags & ${n}) = ${n}"));
         }
         if with_cursor && let Some(c) = self.before {
             let t = w.push(Param::Int(c.time_ms));
@@ -363,8 +374,10 @@ mod tests {
     fn sql_numbers_parameters_in_order() {
         let q = ActivityQuery::new().user("u").action(Action::Block).between(Timestamp::UNIX_EPOCH, Timestamp::UNIX_EPOCH).limit(5);
         let (sql, params) = q.select_sql().unwrap();
-        assert!(sql.contains("user_name = $1") && sql.contains("action = 'block'") && sql.ends_with("LIMIT $4"), "{sql}");
-        assert_eq!(params.len(), 4);
+        assert!(sql.contains("user_name = $1") && sql.contains("(action = $2) IS TRUE") && sql.ends_with("LIMIT $5"), "{sql}");
+        assert_eq!(params.len(), 5);
+        let (sql, _) = ActivityQuery::new().action(Action::Block).flags(Flags::BYPASS).select_sql().unwrap();
+        assert!(sql.contains("action = 'block'") && sql.contains("flags <> 0 AND (flags & $1) = $1"), "{sql}");
         assert!(ActivityQuery::new().limit(0).select_sql().is_err());
         assert!(ActivityQuery::new().limit(MAX_QUERY_LIMIT + 1).select_sql().is_err());
     }

@@ -275,8 +275,15 @@ fn sqlite_insert_sql(rows: usize) -> &'static str {
     all.get(i).map(String::as_str).unwrap_or("")
 }
 
+/// Page cache of the SQLite write connection (KiB when negative).
+const WRITER_CACHE_PRAGMA: &str = "PRAGMA cache_size = -8192";
+
 async fn insert_sqlite(pool: &SqlitePool, events: &[Event]) -> Result<u64, sqlx::Error> {
     let mut conn = pool.acquire().await?;
+    // The write connection appends: it needs the index pages it is inserting into, not the 64 MiB
+    // page cache the readers get, which it would otherwise fill (and keep resident) as the file
+    // grows. Per connection and cheap, so set here where only the writer runs it.
+    sqlx::query(WRITER_CACHE_PRAGMA).execute(&mut *conn).await?;
     // IMMEDIATE takes the write lock up front, so a busy database waits in busy_timeout rather
     // than failing part-way through the batch.
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;

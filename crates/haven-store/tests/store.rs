@@ -355,7 +355,25 @@ mod writer {
         assert!(stats.written >= 16);
     }
 
+    async fn concurrent_batches_all_land(ctx: Ctx) {
+        let w = EventWriter::spawn(ctx.store.clone(), WriterConfig { concurrent_batches: 4, ..config(10_000, 100, 1_000) }).unwrap();
+        for i in 0..5_000 {
+            assert!(w.record(event(T0 + i, &format!("u{}", i % 7), &format!("n{i}.test"))));
+        }
+        let stats = w.shutdown().await.unwrap();
+        assert_eq!((stats.written, stats.dropped, stats.batches), (5_000, 0, 50));
+        let rows = ctx.store.query(&ActivityQuery::new().limit(10_000)).await.unwrap();
+        let mut names: Vec<_> = rows.iter().map(|r| r.event.name.clone()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 5_000);
+        // Newest first by time, whatever order concurrent batches committed in.
+        assert_eq!(rows[0].event.name, "n4999.test");
+        assert!(rows.windows(2).all(|p| p[0].event.time > p[1].event.time));
+    }
+
     both!(
+        concurrent_batches_all_land,
         batches_batch,
         drops_are_counted_when_the_queue_is_full,
         shutdown_flushes_everything_queued,
@@ -754,7 +772,22 @@ mod roundtrip {
         assert_eq!(scalar(&ctx, "SELECT time_ms FROM events").await, T0);
     }
 
-    both!(every_field_round_trips, time_is_kept_to_the_millisecond);
+    async fn nul_characters(ctx: Ctx) {
+        let mut e = event(T0, "amy", "a\0b.test");
+        e.rule = "\0".into();
+        ctx.store.insert_batch(&[e.clone()]).await.unwrap();
+        let back = ctx.store.query(&ActivityQuery::new()).await.unwrap().remove(0).event;
+        match ctx.store.backend() {
+            // SQLite keeps them.
+            haven_store::Backend::Sqlite => assert_eq!(back, e),
+            // PostgreSQL text cannot hold NUL: it is stored as U+FFFD rather than failing the batch.
+            haven_store::Backend::Postgres => {
+                assert_eq!((back.name.as_str(), back.rule.as_str()), ("a\u{FFFD}b.test", "\u{FFFD}"));
+            }
+        }
+    }
+
+    both!(every_field_round_trips, time_is_kept_to_the_millisecond, nul_characters);
 }
 
 mod open {
