@@ -296,7 +296,7 @@ impl RequestHandler {
         }
 
         // The floor wins over CNAME chains and answer addresses too.
-        if let Some(fd) = floor_recheck(&snap, &id, &reply.answers, now) {
+        if let Some(fd) = floor_recheck(&snap, &id, &reply.answers) {
             fill(&snap, &fd, &mut ev);
             ev.outcome = Outcome::Blocked;
             return (self.block_reply(q, group.block_answer), ev);
@@ -478,14 +478,11 @@ fn blocked_outcome(flags: Flags) -> Outcome {
 }
 
 /// The first floor decision among an answer's names (owners, CNAME targets) and addresses.
-fn floor_recheck<'s>(snap: &'s Snapshot, id: &Identity<'_>, answers: &[Record], now: Timestamp) -> Option<Decision<'s>> {
+fn floor_recheck<'s>(snap: &'s Snapshot, id: &Identity<'_>, answers: &[Record]) -> Option<Decision<'s>> {
     if snap.floor().is_empty() {
         return None;
     }
-    let on_floor = |what: What| {
-        let d = snap.decide_for(id, &what, now);
-        matches!(d.decided_by, DecidedBy::IllegalFloor).then_some(d)
-    };
+    let on_floor = |what: What| snap.decide_floor(id, &what);
     for r in answers {
         let mut names = vec![&r.name];
         if let RData::CNAME(CNAME(t)) = &r.data {

@@ -113,11 +113,6 @@ impl Name {
     pub fn ancestors(&self) -> Ancestors<'_> {
         Ancestors { name: self.as_bytes(), next: Some(0) }
     }
-
-    /// True when the name looks like an IPv4 address (all labels numeric), which lists treat as an IP rule.
-    pub fn is_ipv4_like(&self) -> bool {
-        self.as_bytes().iter().all(|b| b.is_ascii_digit() || *b == b'.')
-    }
 }
 
 impl fmt::Debug for Name {

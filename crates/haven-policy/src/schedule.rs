@@ -155,6 +155,11 @@ impl Window {
         })
     }
 
+    /// A window with no spans, never open: keeps indexes aligned after a refused definition.
+    pub fn empty(id: &str, title: &str) -> Window {
+        Window { id: id.into(), title: title.into(), text: Box::new([]), spans: Box::new([]) }
+    }
+
     /// True when any span contains the local time.
     pub fn contains(&self, t: LocalTime) -> bool {
         self.spans.iter().any(|s| s.contains(t))

@@ -181,12 +181,7 @@ impl Snapshot {
 
         // 1. The illegal floor, before anything else; nothing below can undo it.
         if let Some((cat, hit)) = self.floor_hit(what, anc.as_ref()) {
-            d.action = Action::Block;
-            d.category = Some(cat);
-            d.categories.insert(cat);
-            d.decided_by = DecidedBy::IllegalFloor;
-            d.hit = Some(hit);
-            return d;
+            return self.floor_decision(id, cat, hit);
         }
 
         // 2. The group's own site entries, most specific first.
@@ -226,6 +221,30 @@ impl Snapshot {
             })
         });
         d
+    }
+
+    /// Only the illegal floor: for re-checking CNAME targets and answer addresses without the
+    /// cost of a full decision. `Some` exactly when `decide_for` would be decided by the floor.
+    pub fn decide_floor<'s>(&'s self, id: &Identity<'_>, what: &What) -> Option<Decision<'s>> {
+        let anc = match what {
+            What::Name(n) | What::Url { host: Host::Name(n), .. } => Some(Ancestry::down_to(n, self.min_labels)),
+            _ => None,
+        };
+        self.floor_hit(what, anc.as_ref()).map(|(cat, hit)| self.floor_decision(id, cat, hit))
+    }
+
+    fn floor_decision<'s>(&'s self, id: &Identity<'_>, cat: CategoryId, hit: Hit<'s>) -> Decision<'s> {
+        let mut categories = CategorySet::EMPTY;
+        categories.insert(cat);
+        Decision {
+            action: Action::Block,
+            category: Some(cat),
+            categories,
+            decided_by: DecidedBy::IllegalFloor,
+            hit: Some(hit),
+            group: self.policy.group(id.group),
+            identity: id.source,
+        }
     }
 
     fn categorise(

@@ -515,3 +515,31 @@ fn decisions_name_the_list_source_and_entry() {
     let d = snap.decide(&group("staff"), &hashed, at(MON_LESSON_GMT));
     assert_eq!(d.hit.map(|h| h.entry.to_string()), Some(format!("sha256:{}", sha256_hex(HASHED_FLOOR_URL))));
 }
+
+#[test]
+fn floor_only_check_agrees_with_the_full_decision() {
+    let snap = snapshot();
+    let when = at(MON_LUNCH_GMT);
+    for what in [
+        "floor-domain.test",
+        "www.floor-domain.test",
+        "http://floor-url.test/abuse/page.html",
+        "http://floor-url.test/other.html",
+        "floor-url.test",
+        &format!("http://{HASHED_FLOOR_URL}"),
+        "www.bet365.com",
+        "9.9.9.9",
+    ] {
+        let w = What::parse(what).unwrap();
+        for who in [group("ks3"), group("staff"), Who::default()] {
+            let id = snap.resolve(&who);
+            let full = snap.decide_for(&id, &w, when);
+            let floor = snap.decide_floor(&id, &w);
+            assert_eq!(floor.is_some(), matches!(full.decided_by, DecidedBy::IllegalFloor), "{what}");
+            if let Some(f) = floor {
+                assert_eq!((f.action, f.category, f.hit), (full.action, full.category, full.hit), "{what}");
+                assert_eq!(f.group.id, full.group.id, "{what}");
+            }
+        }
+    }
+}
