@@ -216,7 +216,7 @@ mod tests {
     fn not_tls_and_garbage_are_refused() {
         assert_eq!(peek_server_name(b"GET / HTTP/1.1\r\n"), Err(HelloError::NotTls(b'G')));
         let mut bad = hello(Some("x.example"));
-        bad[9] = 0x02; // handshake type ServerHello
+        bad[5] = 0x02; // handshake type ServerHello
         assert!(matches!(peek_server_name(&bad), Err(HelloError::Malformed(_))));
         let mut lying = hello(Some("x.example"));
         lying[50] = 0xff; // the extensions length now runs past the end of the message
