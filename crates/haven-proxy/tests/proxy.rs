@@ -7,6 +7,7 @@
 mod proxy {
     pub mod fixture;
     mod forward;
+    mod fuzz_smoke;
     mod hostile;
     mod pages;
     mod tunnel;
