@@ -6,6 +6,7 @@
 
 mod proxy {
     pub mod fixture;
+    mod browser;
     mod forward;
     mod fuzz_smoke;
     mod hostile;

@@ -162,6 +162,11 @@ pub async fn rig() -> Rig {
 }
 
 pub async fn rig_with(tweak: impl FnOnce(&mut ProxyConfig)) -> Rig {
+    rig_with_origin(|c, _| tweak(c)).await
+}
+
+/// A rig whose configuration can name the plain HTTP origin's address.
+pub async fn rig_with_origin(tweak: impl FnOnce(&mut ProxyConfig, SocketAddr)) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "lessons.txt", "pupils-blocked.test\n");
     write(dir.path(), "urls.txt", "allowed.test/private/\n");
@@ -187,7 +192,7 @@ pub async fn rig_with(tweak: impl FnOnce(&mut ProxyConfig)) -> Rig {
         connect_ports: vec![443, tls_origin.port(), dead.port()],
         ..ProxyConfig::default()
     };
-    tweak(&mut cfg);
+    tweak(&mut cfg, origin);
     let events = Arc::new(Collect::default());
     let parts = ProxyParts {
         policy,
