@@ -23,6 +23,7 @@ mod identify;
 mod metrics;
 mod server;
 mod upstream;
+mod wire;
 
 pub use config::{DnsConfig, Upstream};
 pub use error::DnsError;
