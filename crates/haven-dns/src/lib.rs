@@ -22,6 +22,7 @@ mod handler;
 mod metrics;
 mod server;
 mod upstream;
+mod wire;
 
 pub use config::{DnsConfig, Upstream};
 pub use error::DnsError;

@@ -14,6 +14,7 @@
 //! Times are stored as integer milliseconds since the Unix epoch, UTC.
 
 mod error;
+mod priority;
 mod query;
 mod retention;
 mod row;

@@ -12,6 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::error::StoreError;
+use crate::priority;
 use crate::row::{EventRef, EventRow, SELECT_COLUMNS, StoredEvent};
 use crate::schema;
 
@@ -120,9 +121,10 @@ impl Store {
             SqlitePoolOptions::new().max_connections(max).acquire_timeout(options.connect_timeout).connect_with(connect)
         };
         // The writer does not checkpoint; `checkpointer` does, off the writer's thread.
-        let write = pool(1, connect.clone().pragma("wal_autocheckpoint", "0"))
+        let write = pool(1, connect.clone().pragma("wal_autocheckpoint", "0").thread_name(|id| format!("{}{id}", priority::WRITER_THREAD)))
             .await
             .map_err(|source| StoreError::Connect { location: location.clone(), source })?;
+        priority::lower_writer_threads();
         let read =
             pool(options.max_connections, connect).await.map_err(|source| StoreError::Connect { location: location.clone(), source })?;
         let inner = Arc::new(Inner { db: Db::Sqlite(SqlitePools { write, read }), location });
@@ -227,6 +229,8 @@ async fn checkpointer(store: Weak<Inner>) {
         tick.tick().await;
         let Some(inner) = store.upgrade() else { return };
         let Db::Sqlite(pools) = &inner.db else { return };
+        // The pool may have reopened its connection on a new thread since the last tick.
+        priority::lower_writer_threads();
         if pools.read.is_closed() {
             return;
         }
