@@ -46,6 +46,8 @@ pub struct RawConfig {
     /// The Prometheus metrics and local control endpoint.
     #[serde(default)]
     pub metrics: RawMetrics,
+    /// The web console; absent means no console.
+    pub console: Option<crate::console::RawConsole>,
 }
 
 /// `[dns]`.

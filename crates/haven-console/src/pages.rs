@@ -324,7 +324,7 @@ pub async fn enrol(
             return Ok(Redirect::to("/sign-in").into_response());
         }
         let error = Some("That code does not match. Scan the QR code again, or type the key, and enter the newest code.".to_owned());
-        return Ok(enrol_page(&state, &p, &secret, error, StatusCode::UNAUTHORIZED));
+        return Ok(enrol_page(&state, &p, &secret, error, StatusCode::UNPROCESSABLE_ENTITY));
     };
     state.store.confirm_totp(a.id, &secret.to_base32(), step).await?;
     let base = AuthEvent { username: &a.username, account_id: Some(a.id), client: &client, ..Default::default() };
@@ -373,7 +373,7 @@ pub async fn password(
         if second_factor_failed(&state, a, &client, "password_change_failed").await? {
             return Ok(Redirect::to("/sign-in").into_response());
         }
-        return Ok(password_page(&state, &p, vec!["Your current password is wrong.".into()], false, StatusCode::UNAUTHORIZED));
+        return Ok(password_page(&state, &p, vec!["Your current password is wrong.".into()], false, StatusCode::UNPROCESSABLE_ENTITY));
     }
     let mut errors = Vec::new();
     let mut context: Vec<&str> = vec![a.username.as_str()];
@@ -793,7 +793,8 @@ pub async fn create_token(
     let now = state.clock.now();
     let expires = days.map(|d| haven_accounts::lockout::add(now, std::time::Duration::from_secs(u64::from(d) * 86_400)));
     let minted = haven_accounts::token::mint()?;
-    let id = state.store.insert_api_token(p.account.id, name, &minted.hash, &minted.hint, scopes, now, expires).await?;
+    let new = haven_store::NewApiToken { account_id: p.account.id, name, token_hash: &minted.hash, hint: &minted.hint, scopes, at: now, expires };
+    let id = state.store.insert_api_token(&new).await?;
     let detail = format!("token {id} \"{name}\": {}", scopes.to_scopes());
     audit(&state, AuthEvent { event: "token_created", username: &p.account.username, account_id: Some(p.account.id), client: &client, detail: &detail, ..Default::default() }).await?;
     tokens_page(&state, &p, Some(minted.secret), Vec::new(), StatusCode::OK).await

@@ -117,3 +117,16 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
+
+/// The SHA-256 fingerprint of the first certificate in a PEM file (`AB:CD:...`), printed by
+/// `haven init` so the first visit to the console can be checked against it.
+pub fn fingerprint(cert: &Path) -> Result<String, TlsError> {
+    use sha2::Digest;
+    let pem = std::fs::read(cert).map_err(|source| TlsError::Io { path: cert.into(), source })?;
+    let der = CertificateDer::pem_slice_iter(&pem)
+        .next()
+        .ok_or_else(|| TlsError::Pem { path: cert.into(), reason: "no CERTIFICATE block".into() })?
+        .map_err(|e| TlsError::Pem { path: cert.into(), reason: e.to_string() })?;
+    let digest = sha2::Sha256::digest(der.as_ref());
+    Ok(digest.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":"))
+}

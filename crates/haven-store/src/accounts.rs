@@ -122,6 +122,25 @@ pub struct ApiTokenRecord {
     pub revoked: Option<Timestamp>,
 }
 
+/// What creating an API token stores.
+#[derive(Debug, Clone)]
+pub struct NewApiToken<'a> {
+    /// Owner.
+    pub account_id: i64,
+    /// What the owner calls it.
+    pub name: &'a str,
+    /// SHA-256 of the secret.
+    pub token_hash: &'a str,
+    /// The secret's first characters.
+    pub hint: &'a str,
+    /// What it may do.
+    pub scopes: PermissionSet,
+    /// Created at.
+    pub at: Timestamp,
+    /// Stops working then.
+    pub expires: Option<Timestamp>,
+}
+
 /// One entry to append to the sign-in audit log.
 #[derive(Debug, Clone, Default)]
 pub struct AuthEvent<'a> {
@@ -473,27 +492,18 @@ impl Store {
     }
 
     /// Store a new API token (its hash) and return its id.
-    pub async fn insert_api_token(
-        &self,
-        account_id: i64,
-        name: &str,
-        token_hash: &str,
-        hint: &str,
-        scopes: PermissionSet,
-        at: Timestamp,
-        expires: Option<Timestamp>,
-    ) -> Result<i64, RecordError> {
+    pub async fn insert_api_token(&self, t: &NewApiToken<'_>) -> Result<i64, RecordError> {
         let sql = "INSERT INTO api_tokens (account_id, name, token_hash, hint, scopes, created_ms, expires_ms) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
         Ok(on_write!(self, "create API token", |pool| {
             sqlx::query_scalar(sql)
-                .bind(account_id)
-                .bind(name.trim())
-                .bind(token_hash)
-                .bind(hint)
-                .bind(scopes.to_scopes())
-                .bind(at.as_millisecond())
-                .bind(expires.map(|t| t.as_millisecond()))
+                .bind(t.account_id)
+                .bind(t.name.trim())
+                .bind(t.token_hash)
+                .bind(t.hint)
+                .bind(t.scopes.to_scopes())
+                .bind(t.at.as_millisecond())
+                .bind(t.expires.map(|e| e.as_millisecond()))
                 .fetch_one(pool)
                 .await
         })?)

@@ -27,7 +27,7 @@ mod store;
 mod writer;
 
 pub use accounts::{
-    Account, ApiTokenRecord, AuthAuditQuery, AuthAuditRecord, AuthEvent, NewAccount, SessionRecord, normalise_username,
+    Account, ApiTokenRecord, AuthAuditQuery, AuthAuditRecord, AuthEvent, NewAccount, NewApiToken, SessionRecord, normalise_username,
 };
 pub use error::{RecordError, StoreError};
 pub use query::{Action, ActivityQuery, Cursor, DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT};

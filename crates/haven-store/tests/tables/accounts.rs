@@ -3,7 +3,7 @@
 use haven_accounts::role::PermissionSet;
 use haven_accounts::session::Stage;
 use haven_accounts::{Permission, Role, RoleSet};
-use haven_store::{AuthAuditQuery, AuthEvent, Backend, NewAccount, RecordError, SessionRecord};
+use haven_store::{AuthAuditQuery, AuthEvent, Backend, NewAccount, NewApiToken, RecordError, SessionRecord};
 use sqlx::Connection;
 
 use crate::common::*;
@@ -111,7 +111,8 @@ async fn api_tokens_are_found_by_hash_and_revoked_by_their_owner(ctx: Ctx) {
     let id = s.create_account(&new_account("j.smith", &[Role::ItAdmin])).await.unwrap();
     let other = s.create_account(&new_account("a.jones", &[Role::Staff])).await.unwrap();
     let scopes = PermissionSet::of(&[Permission::ViewPeople, Permission::ViewAuthAudit]);
-    let t = s.insert_api_token(id, "MIS sync", "hash1", "hvn_abc123", scopes, ts(T0), Some(ts(T0 + DAY))).await.unwrap();
+    let new = NewApiToken { account_id: id, name: "MIS sync", token_hash: "hash1", hint: "hvn_abc123", scopes, at: ts(T0), expires: Some(ts(T0 + DAY)) };
+    let t = s.insert_api_token(&new).await.unwrap();
     let found = s.api_token_by_hash("hash1").await.unwrap().unwrap();
     assert_eq!((found.id, found.account_id, found.name.as_str(), found.scopes), (t, id, "MIS sync", scopes));
     assert_eq!(found.expires, Some(ts(T0 + DAY)));
