@@ -5,6 +5,7 @@
 //! groups, attempts on the illegal floor); `Config::build` then loads the lists and freezes a
 //! `Snapshot`. A failed build changes nothing, so the snapshot in force stays in force.
 
+mod console;
 mod raw;
 mod taxonomy_data;
 
@@ -23,6 +24,7 @@ use jiff::tz::TimeZone;
 
 use raw::{RawConfig, RawFloorSource, RawGroup, RawList};
 pub use taxonomy_data::{Audience, AudienceDefault, builtin_taxonomy};
+pub use console::{ConsoleConfig, ConsoleTls, DEFAULT_CONSOLE_LISTEN, RawConsole};
 
 /// The built-in default policy (St John's acceptable-use table, made age-appropriate).
 pub const DEFAULT_POLICY: &str = include_str!("../data/default-policy.toml");
@@ -219,6 +221,7 @@ pub struct Config {
     audit_path: PathBuf,
     tz: TimeZone,
     service: ServiceSettings,
+    console: Option<ConsoleConfig>,
 }
 
 /// A built snapshot with what loading it took.
@@ -254,6 +257,7 @@ impl Config {
 
         let audit_path = base.join(raw.audit.path.as_deref().unwrap_or("haven-audit.jsonl"));
         let service = service_settings(&raw, base, &mut errors);
+        let console = console::console_config(raw.console.as_ref(), base, &mut errors);
         let (taxonomy, audience) = match builtin_taxonomy(&raw.categories) {
             Ok(t) => t,
             Err(e) => return Err(ConfigError::Invalid { path: origin.into(), errors: e, audit_path }),
@@ -299,7 +303,7 @@ impl Config {
         if !errors.is_empty() {
             return Err(ConfigError::Invalid { path: origin.into(), errors, audit_path });
         }
-        Ok(Config { origin: origin.into(), taxonomy, policy, lists, floor, audit_path, tz, service })
+        Ok(Config { origin: origin.into(), taxonomy, policy, lists, floor, audit_path, tz, service, console })
     }
 
     /// Load every list and freeze a snapshot. Nothing is changed on failure.
@@ -352,6 +356,11 @@ impl Config {
     /// Settings for `haven serve`.
     pub fn service(&self) -> &ServiceSettings {
         &self.service
+    }
+
+    /// The web console's settings, when `[console]` is present.
+    pub fn console(&self) -> Option<&ConsoleConfig> {
+        self.console.as_ref()
     }
 
     /// Where the configuration came from.

@@ -49,6 +49,8 @@ pub struct RawConfig {
     /// The filtering web proxy.
     #[serde(default)]
     pub proxy: RawProxy,
+    /// The web console; absent means no console.
+    pub console: Option<crate::console::RawConsole>,
 }
 
 /// `[proxy]`.

@@ -204,3 +204,53 @@ fn the_ut1_mapping_is_data_and_names_real_categories() {
     }
     assert!(table.len() >= 69, "every UT1 directory is mapped or deliberately skipped");
 }
+
+mod console {
+    //! `[console]`: defaults, the school's account rules, and refusals that name the field.
+
+    use std::path::Path;
+    use std::time::Duration;
+
+    use haven_config::Config;
+
+    #[test]
+    fn absent_means_no_console_and_present_means_tls_on_loopback() {
+        assert!(Config::embedded().unwrap().console().is_none());
+        let c = Config::from_toml("[console]\n", "t.toml", Path::new("/etc/haven")).unwrap();
+        let console = c.console().unwrap();
+        assert_eq!(console.listen.to_string(), haven_config::DEFAULT_CONSOLE_LISTEN);
+        let tls = console.tls.as_ref().unwrap();
+        assert_eq!(tls.cert, Path::new("/etc/haven/console-cert.pem"));
+        assert_eq!(console.password, haven_accounts::PasswordPolicy::default());
+    }
+
+    #[test]
+    fn the_school_sets_its_own_rules() {
+        let text = "[console]\nlisten = \"0.0.0.0:443\"\nschool = \"St John's\"\ntls_cert = \"certs/c.pem\"\ntls_key = \"certs/k.pem\"\n\
+                    [console.password]\nmin_length = 12\nrequire_symbol = true\nchange_after_days = 0\n\
+                    [console.session]\nidle_minutes = 15\nabsolute_hours = 8\n[console.lockout]\nmax_failures = 3\nlock_minutes = 30\n";
+        let c = Config::from_toml(text, "t.toml", Path::new("/srv")).unwrap();
+        let console = c.console().unwrap();
+        assert_eq!(console.school, "St John's");
+        assert_eq!((console.password.min_length, console.password.require_symbol, console.password.change_after), (12, true, None));
+        assert_eq!((console.session.idle, console.session.absolute), (Duration::from_secs(900), Duration::from_secs(8 * 3600)));
+        assert_eq!((console.lockout.max_failures, console.lockout.lock_for), (3, Duration::from_secs(1800)));
+        assert_eq!(console.tls.as_ref().unwrap().key, Path::new("/srv/certs/k.pem"));
+    }
+
+    #[test]
+    fn weak_or_unsafe_settings_are_refused_by_field() {
+        for (text, field) in [
+            ("[console]\nlisten = \"0.0.0.0:80\"\ntls = false\n", "console.tls"),
+            ("[console]\n[console.password]\nmin_length = 4\n", "console.password.min_length"),
+            ("[console]\nlisten = \"nowhere\"\n", "console.listen"),
+            ("[console]\n[console.session]\nidle_minutes = 600\nabsolute_hours = 1\n", "console.session.idle_minutes"),
+            ("[console]\n[console.lockout]\nmax_failures = 0\n", "console.lockout"),
+            ("[console]\npasword = 1\n", "pasword"),
+        ] {
+            let e = Config::from_toml(text, "t.toml", Path::new(".")).unwrap_err().to_string();
+            assert!(e.contains(field), "{text}: {e}");
+        }
+        assert!(Config::from_toml("[console]\nlisten = \"127.0.0.1:8080\"\ntls = false\n", "t.toml", Path::new(".")).unwrap().console().unwrap().tls.is_none());
+    }
+}

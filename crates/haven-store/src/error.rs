@@ -88,3 +88,40 @@ pub enum StoreError {
     #[error("the activity writer task ended abnormally: {0}")]
     WriterTask(String),
 }
+
+/// Errors from the console tables (accounts, sessions, tokens, audit, people): kept apart from
+/// [`StoreError`]'s activity-log variants, and converted into it.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// A stored row holds a value Haven cannot read (edited by hand, or a bug).
+    #[error("stored {table} row {id} has a bad {field}: {value:?}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// The row id.
+        id: i64,
+        /// The column.
+        field: &'static str,
+        /// The stored value.
+        value: String,
+    },
+    /// A value that must be unique is already taken.
+    #[error("{what} {value:?} already exists")]
+    Conflict {
+        /// What kind of value (`username`, `UPN`, ...).
+        what: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// The row to change does not exist.
+    #[error("no {what} with id {id}")]
+    NotFound {
+        /// What kind of row.
+        what: &'static str,
+        /// The id asked for.
+        id: i64,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -11,18 +11,26 @@
 //!   a batching writer task, so the answer path never waits on disk. A full queue drops the event
 //!   and counts it; nothing is lost without a count and a warning.
 //!
+//! The console's tables (accounts, sessions, API tokens, the sign-in audit log) live in
+//! `accounts`, behind the same [`Store`].
+//!
 //! Times are stored as integer milliseconds since the Unix epoch, UTC.
 
+mod accounts;
 mod error;
 mod priority;
 mod query;
 mod retention;
 mod row;
 mod schema;
+mod sql;
 mod store;
 mod writer;
 
-pub use error::StoreError;
+pub use accounts::{
+    Account, ApiTokenRecord, AuthAuditQuery, AuthAuditRecord, AuthEvent, NewAccount, NewApiToken, SessionRecord, normalise_username,
+};
+pub use error::{RecordError, StoreError};
 pub use query::{Action, ActivityQuery, Cursor, DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT};
 pub use retention::{DEFAULT_RETENTION_DAYS, PruneReport, Retention, RetentionRecord};
 pub use row::StoredEvent;

@@ -12,7 +12,7 @@ use crate::error::StoreError;
 use crate::store::{Db, Store};
 
 /// The newest schema version this build knows; a freshly opened store is at this version.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How many migrations this build knows (versions may have gaps: numbers are reserved per feature).
 pub const MIGRATION_COUNT: i64 = MIGRATIONS.len() as i64;
@@ -38,6 +38,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_web_detail.sql"),
         postgres: include_str!("../migrations/postgres/0003_web_detail.sql"),
     },
+    Migration {
+        version: 4,
+        description: "console accounts, sessions, API tokens, recovery code, sign-in audit log",
+        sqlite: include_str!("../migrations/sqlite/0004_accounts.sql"),
+        postgres: include_str!("../migrations/postgres/0004_accounts.sql"),
+    },
 ];
 
 const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS haven_schema (\
@@ -59,13 +65,11 @@ pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
             let mut conn = pools.write.acquire().await.map_err(fail(0, setup))?;
             let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(fail(0, setup))?;
             sqlx::raw_sql(CREATE_SCHEMA_TABLE).execute(&mut *tx).await.map_err(fail(0, setup))?;
-            let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM haven_schema")
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(fail(0, setup))?;
-            check_not_newer(&location, current)?;
+            let done: Vec<i64> =
+                sqlx::query_scalar("SELECT version FROM haven_schema").fetch_all(&mut *tx).await.map_err(fail(0, setup))?;
+            check_not_newer(&location, done.iter().copied().max().unwrap_or(0))?;
             let mut applied = Vec::new();
-            for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+            for m in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
                 sqlx::raw_sql(m.sqlite).execute(&mut *tx).await.map_err(fail(m.version, m.description))?;
                 sqlx::query("INSERT INTO haven_schema (version, description, applied_ms) VALUES ($1, $2, $3)")
                     .bind(m.version)
@@ -83,13 +87,13 @@ pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
             let mut tx = pool.begin().await.map_err(fail(0, setup))?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_MIGRATION_LOCK).execute(&mut *tx).await.map_err(fail(0, setup))?;
             sqlx::raw_sql(CREATE_SCHEMA_TABLE).execute(&mut *tx).await.map_err(fail(0, setup))?;
-            let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0)::int8 FROM haven_schema")
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(fail(0, setup))?;
-            check_not_newer(&location, current)?;
+            let done: Vec<i64> =
+                sqlx::query_scalar("SELECT version FROM haven_schema").fetch_all(&mut *tx).await.map_err(fail(0, setup))?;
+            check_not_newer(&location, done.iter().copied().max().unwrap_or(0))?;
             let mut applied = Vec::new();
-            for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+            // Every migration not yet recorded, in order: versions are numbered in parallel
+            // branches, so a lower one can arrive after a higher one was applied.
+            for m in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
                 sqlx::raw_sql(m.postgres).execute(&mut *tx).await.map_err(fail(m.version, m.description))?;
                 sqlx::query("INSERT INTO haven_schema (version, description, applied_ms) VALUES ($1, $2, $3)")
                     .bind(m.version)

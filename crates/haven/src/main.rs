@@ -2,6 +2,8 @@
 
 mod activity;
 mod check;
+mod console;
+mod init;
 mod lists;
 mod memory;
 mod serve;
@@ -41,6 +43,11 @@ enum Command {
     Reload,
     /// Search the activity log.
     Activity(activity::ActivityArgs),
+    /// Create a data directory: configuration, default policy, store, first administrator,
+    /// self-signed console certificate and a one-time recovery code.
+    Init(init::InitArgs),
+    /// Break glass: reset an administrator with the recovery code `haven init` printed.
+    Recover(init::RecoverArgs),
     /// Print a proxy users-file line for USER, reading the password from standard input.
     ProxyUser {
         /// The user name, as the policy's directory knows it (`j.smith`).
@@ -80,6 +87,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    if let Command::Init(args) = &cli.command {
+        return init::init(args);
+    }
     let config = match load_config(cli.config.as_deref()) {
         Ok(c) => c,
         Err(code) => return Ok(code),
@@ -91,6 +101,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::ProxyUser { user } => proxy_user(&user),
         Command::Lists { command } => lists::run(&config, command),
         Command::Check(args) => check::run(&config, &args),
+        Command::Init(args) => init::init(&args),
+        Command::Recover(args) => init::recover(&config, &args),
         Command::Config => {
             println!("ok: {config}");
             Ok(ExitCode::SUCCESS)

@@ -217,6 +217,9 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
         })
     };
 
+    // The web console (`[console]`), over the same store; stops when this function returns.
+    let _console = crate::console::start(config_path.as_deref(), &store).await.context("starting the web console")?;
+
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("listening for SIGHUP")?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("listening for SIGTERM")?;
     loop {

@@ -1,0 +1,87 @@
+//! Haven's web console and JSON API: sign-in with a second factor, accounts and roles, the
+//! people directory, and the sign-in audit log.
+//!
+//! Server-rendered (askama) pages that work without JavaScript, and a JSON API under `/api/v1`
+//! authenticated only by bearer tokens. Every route is declared once in [`routes`], with the
+//! permission it needs; [`guard`] enforces it before any handler runs, so a route without a
+//! permission entry cannot be served.
+//!
+//! - [`Console::router`] builds the axum router over a [`ConsoleState`].
+//! - [`serve`] runs it on a listener, over TLS when given a rustls configuration.
+//! - [`tls`] loads the configured certificate or generates a self-signed one.
+
+pub mod api;
+pub mod error;
+pub mod guard;
+pub mod openapi;
+pub mod pages;
+pub mod routes;
+pub mod serve;
+pub mod tls;
+mod view;
+
+use std::sync::{Arc, Mutex};
+
+use haven_accounts::{AddressThrottle, Clock, LockoutPolicy, PasswordPolicy, SessionPolicy};
+use haven_store::Store;
+
+pub use error::ConsoleError;
+pub use routes::{Access, RouteId};
+pub use serve::serve;
+
+/// What a school configures about its console (from `[console]` in `haven.toml`).
+#[derive(Debug, Clone)]
+pub struct ConsoleSettings {
+    /// The school's name, shown in the header and as the authenticator app's issuer.
+    pub school: String,
+    /// Password rules.
+    pub password: PasswordPolicy,
+    /// Session lifetimes.
+    pub session: SessionPolicy,
+    /// Lockout and throttling.
+    pub lockout: LockoutPolicy,
+    /// Mark cookies `Secure` (set when the console is served over TLS).
+    pub secure_cookies: bool,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        ConsoleSettings {
+            school: "Haven".into(),
+            password: PasswordPolicy::default(),
+            session: SessionPolicy::default(),
+            lockout: LockoutPolicy::default(),
+            secure_cookies: true,
+        }
+    }
+}
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ConsoleState {
+    /// The store holding accounts, sessions, tokens, the audit log and the people directory.
+    pub store: Store,
+    /// "Now", injectable for expiry tests.
+    pub clock: Arc<dyn Clock>,
+    /// The school's settings.
+    pub settings: Arc<ConsoleSettings>,
+    /// Failed sign-ins per address (in memory; resets on restart, the account lock does not).
+    pub throttle: Arc<Mutex<AddressThrottle>>,
+}
+
+impl ConsoleState {
+    /// State over a store, with the given clock and settings.
+    pub fn new(store: Store, clock: Arc<dyn Clock>, settings: ConsoleSettings) -> ConsoleState {
+        ConsoleState { store, clock, settings: Arc::new(settings), throttle: Arc::new(Mutex::new(AddressThrottle::new())) }
+    }
+}
+
+/// The console as a whole.
+pub struct Console;
+
+impl Console {
+    /// The router serving every page and API route, each behind its permission check.
+    pub fn router(state: ConsoleState) -> axum::Router {
+        routes::build(state)
+    }
+}

@@ -1,0 +1,220 @@
+//! The route table: every page and API route, its method, path and the access it requires.
+//!
+//! **Invariant: every route has a permission entry.** The router is built only from
+//! [`RouteId::ALL`], each [`RouteId::spec`] is an exhaustive `match` (a new variant without an
+//! entry does not compile), and [`crate::guard`] refuses any matched path it cannot find here.
+//! The RBAC matrix test walks every route as every role.
+
+use axum::Router;
+use axum::http::Method;
+use axum::routing::{MethodRouter, delete, get, post};
+use haven_accounts::Permission;
+use haven_accounts::session::Stage;
+
+use crate::{ConsoleState, api, guard, pages};
+
+/// Who may use a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not (the sign-in form, the stylesheet, the OpenAPI document).
+    Public,
+    /// A session part-way through sign-in, at one of these stages (or fully signed in, when
+    /// [`Stage::Full`] is listed).
+    Stages(&'static [Stage]),
+    /// Any fully signed-in account or valid token, whatever its roles (self-service pages).
+    SignedIn,
+    /// A fully signed-in account (or token) whose roles grant this permission.
+    Requires(Permission),
+}
+
+/// Whether a route is a console page (session cookie + CSRF) or an API route (bearer token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// A server-rendered page or form post.
+    Page,
+    /// A JSON API route under `/api/v1`.
+    Api,
+}
+
+/// One route of the console or API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)] // Each variant is described by its `spec`.
+pub enum RouteId {
+    Healthy,
+    Stylesheet,
+    SignInForm,
+    SignIn,
+    TotpForm,
+    Totp,
+    EnrolForm,
+    Enrol,
+    PasswordForm,
+    Password,
+    SignOut,
+    Dashboard,
+    Accounts,
+    CreateAccount,
+    AccountDetail,
+    UpdateAccount,
+    UnlockAccount,
+    ResetAccount,
+    Audit,
+    Tokens,
+    CreateToken,
+    RevokeToken,
+    ApiOpenApi,
+    ApiMe,
+    ApiDashboard,
+    ApiAccounts,
+    ApiCreateAccount,
+    ApiAudit,
+    ApiTokens,
+    ApiRevokeToken,
+}
+
+const PENDING_TOTP: &[Stage] = &[Stage::NeedsTotp];
+const ENROLMENT: &[Stage] = &[Stage::NeedsEnrolment, Stage::Full];
+const PASSWORD_CHANGE: &[Stage] = &[Stage::NeedsPasswordChange, Stage::Full];
+const ANY_STAGE: &[Stage] = &[Stage::NeedsTotp, Stage::NeedsEnrolment, Stage::NeedsPasswordChange, Stage::Full];
+
+impl RouteId {
+    /// Every route; the router is built from this list alone.
+    pub const ALL: [RouteId; 30] = [
+        RouteId::Healthy,
+        RouteId::Stylesheet,
+        RouteId::SignInForm,
+        RouteId::SignIn,
+        RouteId::TotpForm,
+        RouteId::Totp,
+        RouteId::EnrolForm,
+        RouteId::Enrol,
+        RouteId::PasswordForm,
+        RouteId::Password,
+        RouteId::SignOut,
+        RouteId::Dashboard,
+        RouteId::Accounts,
+        RouteId::CreateAccount,
+        RouteId::AccountDetail,
+        RouteId::UpdateAccount,
+        RouteId::UnlockAccount,
+        RouteId::ResetAccount,
+        RouteId::Audit,
+        RouteId::Tokens,
+        RouteId::CreateToken,
+        RouteId::RevokeToken,
+        RouteId::ApiOpenApi,
+        RouteId::ApiMe,
+        RouteId::ApiDashboard,
+        RouteId::ApiAccounts,
+        RouteId::ApiCreateAccount,
+        RouteId::ApiAudit,
+        RouteId::ApiTokens,
+        RouteId::ApiRevokeToken,
+    ];
+
+    /// Method, path (axum syntax) and access: the permission table.
+    pub fn spec(self) -> (Method, &'static str, Access) {
+        use Access::*;
+        use Permission::*;
+        use RouteId::*;
+        match self {
+            Healthy => (Method::GET, "/-/healthy", Public),
+            Stylesheet => (Method::GET, "/static/haven.css", Public),
+            SignInForm => (Method::GET, "/sign-in", Public),
+            SignIn => (Method::POST, "/sign-in", Public),
+            TotpForm => (Method::GET, "/sign-in/totp", Stages(PENDING_TOTP)),
+            Totp => (Method::POST, "/sign-in/totp", Stages(PENDING_TOTP)),
+            EnrolForm => (Method::GET, "/account/two-factor", Stages(ENROLMENT)),
+            Enrol => (Method::POST, "/account/two-factor", Stages(ENROLMENT)),
+            PasswordForm => (Method::GET, "/account/password", Stages(PASSWORD_CHANGE)),
+            Password => (Method::POST, "/account/password", Stages(PASSWORD_CHANGE)),
+            SignOut => (Method::POST, "/sign-out", Stages(ANY_STAGE)),
+            Dashboard => (Method::GET, "/", Requires(ViewDashboard)),
+            Accounts => (Method::GET, "/accounts", Requires(ManageAccounts)),
+            CreateAccount => (Method::POST, "/accounts", Requires(ManageAccounts)),
+            AccountDetail => (Method::GET, "/accounts/{id}", Requires(ManageAccounts)),
+            UpdateAccount => (Method::POST, "/accounts/{id}", Requires(ManageAccounts)),
+            UnlockAccount => (Method::POST, "/accounts/{id}/unlock", Requires(ManageAccounts)),
+            ResetAccount => (Method::POST, "/accounts/{id}/reset", Requires(ManageAccounts)),
+            Audit => (Method::GET, "/audit", Requires(ViewAuthAudit)),
+            Tokens => (Method::GET, "/account/tokens", SignedIn),
+            CreateToken => (Method::POST, "/account/tokens", SignedIn),
+            RevokeToken => (Method::POST, "/account/tokens/{id}/revoke", SignedIn),
+            ApiOpenApi => (Method::GET, "/api/v1/openapi.json", Public),
+            ApiMe => (Method::GET, "/api/v1/me", SignedIn),
+            ApiDashboard => (Method::GET, "/api/v1/dashboard", Requires(ViewDashboard)),
+            ApiAccounts => (Method::GET, "/api/v1/accounts", Requires(ManageAccounts)),
+            ApiCreateAccount => (Method::POST, "/api/v1/accounts", Requires(ManageAccounts)),
+            ApiAudit => (Method::GET, "/api/v1/audit", Requires(ViewAuthAudit)),
+            ApiTokens => (Method::GET, "/api/v1/tokens", SignedIn),
+            ApiRevokeToken => (Method::DELETE, "/api/v1/tokens/{id}", SignedIn),
+        }
+    }
+
+    /// Whether this is a page or an API route.
+    pub fn surface(self) -> Surface {
+        if self.spec().1.starts_with("/api/") { Surface::Api } else { Surface::Page }
+    }
+
+    /// The route registered for a method and matched path (HEAD counts as GET).
+    pub fn find(method: &Method, path: &str) -> Option<RouteId> {
+        let method = if method == Method::HEAD { &Method::GET } else { method };
+        RouteId::ALL.into_iter().find(|r| {
+            let (m, p, _) = r.spec();
+            m == *method && p == path
+        })
+    }
+
+    fn handler(self) -> MethodRouter<ConsoleState> {
+        use RouteId::*;
+        match self {
+            Healthy => get(pages::healthy),
+            Stylesheet => get(pages::stylesheet),
+            SignInForm => get(pages::sign_in_form),
+            SignIn => post(pages::sign_in),
+            TotpForm => get(pages::totp_form),
+            Totp => post(pages::totp),
+            EnrolForm => get(pages::enrol_form),
+            Enrol => post(pages::enrol),
+            PasswordForm => get(pages::password_form),
+            Password => post(pages::password),
+            SignOut => post(pages::sign_out),
+            Dashboard => get(pages::dashboard),
+            Accounts => get(pages::accounts),
+            CreateAccount => post(pages::create_account),
+            AccountDetail => get(pages::account_detail),
+            UpdateAccount => post(pages::update_account),
+            UnlockAccount => post(pages::unlock_account),
+            ResetAccount => post(pages::reset_account),
+            Audit => get(pages::audit_page),
+            Tokens => get(pages::tokens),
+            CreateToken => post(pages::create_token),
+            RevokeToken => post(pages::revoke_token),
+            ApiOpenApi => get(api::openapi),
+            ApiMe => get(api::me),
+            ApiDashboard => get(api::dashboard),
+            ApiAccounts => get(api::accounts),
+            ApiCreateAccount => post(api::create_account),
+            ApiAudit => get(api::audit),
+            ApiTokens => get(api::tokens),
+            ApiRevokeToken => delete(api::revoke_token),
+        }
+    }
+}
+
+/// Most bytes a request body may have (a school's whole-roll CSV fits comfortably).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The router: every route in [`RouteId::ALL`], the permission guard, security headers.
+pub fn build(state: ConsoleState) -> Router {
+    let mut router = Router::new();
+    for r in RouteId::ALL {
+        router = router.route(r.spec().1, r.handler());
+    }
+    router
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn(guard::security_headers))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
