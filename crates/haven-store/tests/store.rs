@@ -863,3 +863,6 @@ mod open {
 
 #[path = "tables/accounts.rs"]
 mod accounts;
+
+#[path = "tables/people.rs"]
+mod people;
