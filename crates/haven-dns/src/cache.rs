@@ -6,13 +6,16 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::{RData, Record, RecordType};
+use hickory_proto::op::{Message, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use crate::wire::Sections;
 
 /// Shards spread lock contention across cores; each lock is held only for one map operation.
 const SHARDS: usize = 32;
 
-/// What a cached answer is looked up by: the lower-case name and the query type.
+/// What a cached answer is looked up by: the policy core's form of the name (lower case, no
+/// final dot) and the query type, so the wire path and the hickory path share entries.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Key {
     name: Box<str>,
@@ -20,20 +23,39 @@ pub(crate) struct Key {
 }
 
 impl Key {
-    pub(crate) fn new(name: String, qtype: RecordType) -> Key {
-        Key { name: name.into_boxed_str(), qtype: u16::from(qtype) }
+    pub(crate) fn new(name: &str, qtype: RecordType) -> Key {
+        Key { name: name.into(), qtype: u16::from(qtype) }
     }
 }
 
-/// One cached upstream answer.
+/// One upstream answer, as records (for the floor re-check and the hickory path) and as
+/// pre-encoded sections (for the wire path).
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) rcode: ResponseCode,
-    answers: Vec<Record>,
+    pub(crate) answers: Vec<Record>,
     authorities: Vec<Record>,
+    /// The sections after a question for this entry's name; `None` if they could not be encoded.
+    pub(crate) sections: Option<Sections>,
     stored: Instant,
     /// When the entry stops being served (`stored` plus its TTL).
     expires: Instant,
+}
+
+impl Entry {
+    /// The records with TTLs reduced by `age` seconds, for the hickory path.
+    pub(crate) fn hit(&self, age: u32) -> Hit {
+        let count_down = |rs: &[Record]| {
+            rs.iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    r.ttl = r.ttl.saturating_sub(age);
+                    r
+                })
+                .collect()
+        };
+        Hit { rcode: self.rcode, answers: count_down(&self.answers), authorities: count_down(&self.authorities) }
+    }
 }
 
 /// Records from the cache with their TTLs counted down by the time they have been held.
@@ -74,8 +96,8 @@ impl Cache {
         self.shards.get(i)
     }
 
-    /// The cached answer, with TTLs reduced by its age; expired entries are removed.
-    pub(crate) fn get(&self, key: &Key) -> Option<Hit> {
+    /// The cached answer and its age in whole seconds; expired entries are removed.
+    pub(crate) fn get(&self, key: &Key) -> Option<(Arc<Entry>, u32)> {
         let shard = self.shard(key)?;
         let now = Instant::now();
         let entry = {
@@ -88,29 +110,31 @@ impl Cache {
             Arc::clone(e)
         };
         let age = u32::try_from(now.saturating_duration_since(entry.stored).as_secs()).unwrap_or(u32::MAX);
-        let count_down = |rs: &[Record]| {
-            rs.iter()
-                .map(|r| {
-                    let mut r = r.clone();
-                    r.ttl = r.ttl.saturating_sub(age);
-                    r
-                })
-                .collect()
-        };
-        Some(Hit { rcode: entry.rcode, answers: count_down(&entry.answers), authorities: count_down(&entry.authorities) })
+        Some((entry, age))
     }
 
-    /// Keep an upstream answer if it is cacheable: a positive answer for its smallest TTL, a
-    /// negative one for its SOA minimum; anything else (SERVFAIL, no SOA, TTL 0) is not kept.
-    pub(crate) fn insert(&self, key: Key, msg: &Message) {
-        let Some(shard) = self.shard(&key) else { return };
-        let Some((ttl, authorities)) = self.ttl_of(msg) else { return };
-        if ttl == 0 {
-            return;
-        }
+    /// Turn an upstream answer for `name`/`qtype` into an entry and keep it if it is cacheable:
+    /// a positive answer for its smallest TTL, a negative one for its SOA minimum; anything else
+    /// (SERVFAIL, no SOA, TTL 0) is answered once and not kept.
+    pub(crate) fn insert(&self, key: Key, name: &Name, qtype: RecordType, msg: Message) -> Arc<Entry> {
         let now = Instant::now();
-        let expires = now + Duration::from_secs(u64::from(ttl));
-        let entry = Arc::new(Entry { rcode: msg.metadata.response_code, answers: msg.answers.clone(), authorities, stored: now, expires });
+        let kept = self.ttl_of(&msg).filter(|(ttl, _)| *ttl > 0);
+        let (ttl, authorities) = match kept {
+            Some((ttl, auth)) => (Some(ttl), auth),
+            None => (None, msg.authorities.into_iter().filter(|r| r.record_type() == RecordType::SOA).take(1).collect()),
+        };
+        let rcode = msg.metadata.response_code;
+        let sections = Sections::encode(Query::query(name.clone(), qtype), rcode, &msg.answers, &authorities);
+        let expires = now + Duration::from_secs(u64::from(ttl.unwrap_or(0)));
+        let entry = Arc::new(Entry { rcode, answers: msg.answers, authorities, sections, stored: now, expires });
+        if ttl.is_some() {
+            self.keep(key, Arc::clone(&entry), now);
+        }
+        entry
+    }
+
+    fn keep(&self, key: Key, entry: Arc<Entry>, now: Instant) {
+        let Some(shard) = self.shard(&key) else { return };
         let mut map = lock(shard);
         if map.len() >= self.per_shard && !map.contains_key(&key) {
             // Full: drop what has expired and, if that is not enough, an arbitrary eighth more,

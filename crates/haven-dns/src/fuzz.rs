@@ -14,7 +14,7 @@ use hickory_proto::op::{Message, MessageType};
 
 use crate::config::DnsConfig;
 use crate::handler::{MAX_UDP_PAYLOAD, MIN_UDP_PAYLOAD, RequestHandler, Transport};
-use crate::identify::SnapshotIdentity;
+use haven_identity::SnapshotIdentity;
 
 /// A small fixed school: a floor entry, gambling and proxy lists, a pupil network with safe
 /// search and the block page, and a fail-closed fallback. `None` only if the policy core refuses it.
@@ -88,12 +88,22 @@ fn rig() -> Option<&'static Rig> {
 }
 
 /// Feed one datagram (and the same bytes as a TCP message) through the handler; panics only if
-/// an invariant breaks: an answer must parse, be a response with the query's ID, and fit UDP limits.
+/// an invariant breaks: an answer must parse, be a response with the query's ID, and fit UDP
+/// limits, and the wire fast path must answer as the hickory reference path does.
 pub fn dns_request(data: &[u8]) {
     let Some(rig) = rig() else { return };
     let client = IpAddr::V4(if data.len().is_multiple_of(2) { Ipv4Addr::LOCALHOST } else { Ipv4Addr::new(192, 0, 2, 7) });
     for transport in [Transport::Udp, Transport::Tcp] {
-        let Some(answer) = rig.rt.block_on(rig.handler.handle_packet(data, client, transport)) else { continue };
+        let answer = rig.rt.block_on(rig.handler.handle_packet(data, client, transport));
+        let reference = rig.rt.block_on(rig.handler.handle_packet_reference(data, client, transport));
+        let summary = |a: &Option<Vec<u8>>| {
+            a.as_ref().and_then(|b| Message::from_vec(b).ok()).map(|m| {
+                (m.metadata, m.answers.len(), m.authorities.len(), m.edns.map(|e| e.max_payload()), m.queries.len())
+            })
+        };
+        assert_eq!(answer.is_some(), reference.is_some(), "both paths answer, or both drop");
+        assert_eq!(summary(&answer), summary(&reference), "the wire path answers as hickory does");
+        let Some(answer) = answer else { continue };
         assert!(answer.len() >= 12, "an answer has at least a header");
         assert_eq!(answer.get(..2), data.get(..2), "an answer carries the query's ID");
         if transport == Transport::Udp {

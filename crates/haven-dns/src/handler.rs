@@ -10,19 +10,20 @@ use std::time::Duration;
 
 use haven_activity::{Channel, Event, EventSink, Flags};
 use haven_policy::special_names::{self, RewriteTarget, SpecialAnswer};
-use haven_policy::{Action, BlockAnswer, CategoryKind, DecidedBy, Decision, Identity, PolicyHandle, Snapshot, What};
+use haven_policy::{Action, BlockAnswer, CategoryKind, DecidedBy, Decision, Group, Identity, PolicyHandle, Snapshot, What};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, SOA};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use jiff::Timestamp;
 use tokio::time::Instant;
 
-use crate::cache::{Cache, Key};
+use crate::cache::{Cache, Entry, Key};
 use crate::config::DnsConfig;
 use crate::error::DnsError;
-use crate::identify::Identify;
+use haven_identity::Identify;
 use crate::metrics::{DnsMetrics, Outcome};
-use crate::upstream::Forwarder;
+use crate::upstream::{Forwarder, UpstreamError};
+use crate::wire::{self, Head, OwnedQuery, Sections};
 
 /// Largest UDP answer Haven sends, whatever a client advertises (DNS flag day 2020).
 pub const MAX_UDP_PAYLOAD: u16 = 1232;
@@ -68,6 +69,84 @@ struct Draft {
     outcome: Outcome,
 }
 
+/// What the policy says to do with one question, before any answer is built; shared by the
+/// wire path and the hickory path so both decide in exactly the same order.
+enum Plan {
+    /// The group's block answer (the floor or the policy blocked it).
+    Block,
+    /// NXDOMAIN or NODATA for a name that protects the filter.
+    Negative(ResponseCode),
+    /// REFUSED: a class or type Haven does not serve.
+    Refused,
+    /// SERVFAIL: a rewrite target the policy cannot read.
+    Servfail,
+    /// A safe-search address (answered for A queries only).
+    RewriteA(std::net::Ipv4Addr),
+    /// A safe-search CNAME whose target the policy allows.
+    RewriteCname(haven_policy::Name),
+    /// Cache, else upstream.
+    Forward,
+}
+
+/// What the receive loop does with a datagram after [`RequestHandler::handle_inline`].
+pub(crate) enum Inline {
+    /// Answered on the spot (block, special name, cache hit): send these bytes.
+    Answer(Vec<u8>),
+    /// A cache miss: finish it on a task with [`RequestHandler::finish`].
+    Forward(Box<Forwarding>),
+    /// Not the common shape (or a safe-search rewrite): hand it to the hickory path.
+    Slow,
+}
+
+/// A cache miss already decided and identified, waiting for an upstream.
+pub(crate) struct Forwarding {
+    head: OwnedQuery,
+    ev: Draft,
+    key: Key,
+    target: haven_policy::Name,
+    qtype: RecordType,
+    client: IpAddr,
+    started: Instant,
+    limit: usize,
+    snap: Arc<Snapshot>,
+}
+
+/// Pre-encoded sections for the answers Haven makes up itself.
+struct Synthetic {
+    block_a: Option<Sections>,
+    block_aaaa: Option<Sections>,
+    nxdomain: Sections,
+    nodata: Sections,
+}
+
+impl Synthetic {
+    fn new(config: &DnsConfig) -> Synthetic {
+        let ttl = config.blocked_ttl;
+        let a = config.block_page_v4.map(|ip| ip.octets());
+        let aaaa = config.block_page_v6.map(|ip| ip.octets());
+        let block_a = a.map(|ip| Sections::synthetic(ResponseCode::NoError, &[(u16::from(RecordType::A), ttl, &ip[..])], &[]));
+        let block_aaaa = aaaa.map(|ip| Sections::synthetic(ResponseCode::NoError, &[(u16::from(RecordType::AAAA), ttl, &ip[..])], &[]));
+        // The SOA of `RequestHandler::negative`, written out without compression.
+        let soa = wire::name_bytes(SOA_MNAME).zip(wire::name_bytes(SOA_RNAME)).map(|(m, r)| {
+            let ttl_i = u32::try_from(i32::try_from(ttl).unwrap_or(i32::MAX)).unwrap_or(0);
+            let mut rdata = [m, r].concat();
+            for v in [1, ttl_i, ttl_i, ttl_i, ttl] {
+                rdata.extend_from_slice(&v.to_be_bytes());
+            }
+            rdata
+        });
+        let negative = |rcode| match &soa {
+            Some(rdata) => Sections::synthetic(rcode, &[], &[(u16::from(RecordType::SOA), ttl, rdata.as_slice())]),
+            None => Sections::empty(rcode),
+        };
+        Synthetic { block_a, block_aaaa, nxdomain: negative(ResponseCode::NXDomain), nodata: negative(ResponseCode::NoError) }
+    }
+}
+
+/// MNAME and RNAME of the synthetic SOA in negative answers.
+const SOA_MNAME: &str = "haven.invalid.";
+const SOA_RNAME: &str = "hostmaster.haven.invalid.";
+
 /// Answers DNS messages: the whole filtering resolver without its sockets.
 pub struct RequestHandler {
     policy: Arc<PolicyHandle>,
@@ -83,6 +162,8 @@ pub struct RequestHandler {
     servfail_after: Duration,
     /// MNAME and RNAME of the synthetic SOA in negative answers, parsed once.
     soa_names: Option<(Name, Name)>,
+    /// The same answers for the wire path.
+    synthetic: Synthetic,
 }
 
 impl RequestHandler {
@@ -112,7 +193,8 @@ impl RequestHandler {
             blocked_ttl: config.blocked_ttl,
             rewrite_ttl: config.rewrite_ttl,
             servfail_after: config.servfail_after,
-            soa_names: Name::from_ascii("haven.invalid.").ok().zip(Name::from_ascii("hostmaster.haven.invalid.").ok()),
+            soa_names: Name::from_ascii(SOA_MNAME).ok().zip(Name::from_ascii(SOA_RNAME).ok()),
+            synthetic: Synthetic::new(config),
         })
     }
 
@@ -124,6 +206,170 @@ impl RequestHandler {
     /// Answer one DNS message from `client`. `None` means drop it: garbage, or a response sent to us.
     /// Never panics, whatever the bytes; every query with a readable question yields exactly one event.
     pub async fn handle_packet(&self, packet: &[u8], client: IpAddr, transport: Transport) -> Option<Vec<u8>> {
+        match self.handle_inline(packet, client, transport) {
+            Inline::Answer(bytes) => Some(bytes),
+            Inline::Forward(f) => Some(self.finish(*f).await),
+            Inline::Slow => self.handle_packet_reference(packet, client, transport).await,
+        }
+    }
+
+    /// The common query without waiting: read on the wire, decided, and answered from the
+    /// pre-encoded block answers or the cache. A cache miss comes back as [`Inline::Forward`],
+    /// anything unusual as [`Inline::Slow`]; in both cases no event has been recorded yet.
+    pub(crate) fn handle_inline(&self, packet: &[u8], client: IpAddr, transport: Transport) -> Inline {
+        let started = Instant::now();
+        let Some(q) = wire::parse(packet) else { return Inline::Slow };
+        let Ok(pname) = haven_policy::Name::from_ascii(q.name_text()) else { return Inline::Slow };
+        let client = client.to_canonical();
+        let limit = match transport {
+            Transport::Udp => usize::from(q.edns.map_or(MIN_UDP_PAYLOAD, |p| p.clamp(MIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD))),
+            Transport::Tcp => usize::from(u16::MAX),
+        };
+        let qtype = RecordType::from(q.qtype);
+        let snap = self.policy.load();
+        let who = self.identify.who(client);
+        let id = snap.resolve(&who.as_who());
+        let group = snap.policy().group(id.group);
+        let mut ev = self.draft(&id, group, qtype);
+        let plan = self.plan(&snap, &id, group, &pname, qtype, DNSClass::from(q.qclass) == DNSClass::IN, &mut ev);
+        let (sections, age) = match plan {
+            Plan::Block => (self.block_sections(qtype, group.block_answer), 0),
+            Plan::Negative(rcode) => (self.negative_sections(rcode), 0),
+            Plan::Refused | Plan::Servfail | Plan::RewriteA(_) | Plan::RewriteCname(_) => return Inline::Slow,
+            Plan::Forward => {
+                let key = Key::new(pname.as_str(), qtype);
+                let Some((entry, age)) = self.cache.get(&key) else {
+                    self.metrics.cache_miss();
+                    let head = q.to_owned_head();
+                    return Inline::Forward(Box::new(Forwarding { head, ev, key, target: pname, qtype, client, started, limit, snap }));
+                };
+                if !entry.sections.as_ref().is_some_and(|s| s.fits_question(q.question.len())) {
+                    return Inline::Slow;
+                }
+                self.metrics.cache_hit();
+                ev.upstream = Some("cache".into());
+                ev.flags.insert(Flags::CACHED);
+                return Inline::Answer(self.answer_entry(&q, &snap, &id, group, qtype, &entry, age, limit, ev, client, started));
+            }
+        };
+        Inline::Answer(self.respond(&q, sections, age, limit, ev, client, started))
+    }
+
+    /// Finish a cache miss from [`RequestHandler::handle_inline`]: ask the upstreams, keep the
+    /// answer, re-check it against the floor, answer and record the event.
+    pub(crate) async fn finish(&self, f: Forwarding) -> Vec<u8> {
+        let Forwarding { head, mut ev, key, target, qtype, client, started, limit, snap } = f;
+        let fetched = match Name::from_ascii(format!("{}.", target.as_str())) {
+            Ok(name) => self.fetch(&name, key, qtype, started).await,
+            Err(_) => Err(UpstreamError::Unreachable),
+        };
+        match fetched {
+            Ok(entry) => {
+                ev.upstream = Some(rcode_text(entry.rcode));
+                let who = self.identify.who(client);
+                let id = snap.resolve(&who.as_who());
+                let group = snap.policy().group(id.group);
+                self.answer_entry(&head, &snap, &id, group, qtype, &entry, 0, limit, ev, client, started)
+            }
+            Err(e) => {
+                ev.upstream = Some(e.text());
+                ev.outcome = Outcome::Servfail;
+                self.respond(&head, &Sections::empty(ResponseCode::ServFail), 0, limit, ev, client, started)
+            }
+        }
+    }
+
+    /// An upstream answer (cached or fresh) on the wire path: the floor re-check, then the
+    /// entry's sections with TTLs counted down by `age`.
+    #[allow(clippy::too_many_arguments)]
+    fn answer_entry(
+        &self,
+        head: &impl Head,
+        snap: &Snapshot,
+        id: &Identity<'_>,
+        group: &Group,
+        qtype: RecordType,
+        entry: &Entry,
+        age: u32,
+        limit: usize,
+        mut ev: Draft,
+        client: IpAddr,
+        started: Instant,
+    ) -> Vec<u8> {
+        if let Some(fd) = floor_recheck(snap, id, &entry.answers) {
+            fill(snap, &fd, &mut ev);
+            ev.outcome = Outcome::Blocked;
+            return self.respond(head, self.block_sections(qtype, group.block_answer), 0, limit, ev, client, started);
+        }
+        ev.outcome = Outcome::Allowed;
+        let servfail = Sections::empty(ResponseCode::ServFail);
+        let sections = match &entry.sections {
+            Some(s) if s.fits_question(head.parts().3.len()) => s,
+            // hickory could not encode the answer; the hickory path answers SERVFAIL then too.
+            _ => &servfail,
+        };
+        self.respond(head, sections, age, limit, ev, client, started)
+    }
+
+    /// Assemble a wire answer and record the query's event.
+    #[allow(clippy::too_many_arguments)]
+    fn respond(&self, head: &impl Head, s: &Sections, age: u32, limit: usize, ev: Draft, client: IpAddr, started: Instant) -> Vec<u8> {
+        let (bytes, truncated) = wire::respond(head, s, age, limit);
+        if truncated {
+            self.metrics.truncated();
+        }
+        self.record(ev, client, started);
+        bytes
+    }
+
+    /// The wire path's block answer, as [`RequestHandler::block_reply`] builds it for hickory.
+    fn block_sections(&self, qtype: RecordType, how: BlockAnswer) -> &Sections {
+        let page = how == BlockAnswer::BlockPage && (self.block_v4.is_some() || self.block_v6.is_some());
+        let syn = &self.synthetic;
+        match qtype {
+            RecordType::A if page => syn.block_a.as_ref().unwrap_or(&syn.nodata),
+            RecordType::AAAA if page => syn.block_aaaa.as_ref().unwrap_or(&syn.nodata),
+            RecordType::HTTPS | RecordType::SVCB => &syn.nodata,
+            _ => &syn.nxdomain,
+        }
+    }
+
+    /// The wire path's negative answer, as [`RequestHandler::negative`] builds it for hickory.
+    fn negative_sections(&self, rcode: ResponseCode) -> &Sections {
+        if rcode == ResponseCode::NXDomain { &self.synthetic.nxdomain } else { &self.synthetic.nodata }
+    }
+
+    /// Build the event, count the outcome and hand the event to the sink.
+    fn record(&self, draft: Draft, client: IpAddr, started: Instant) {
+        let latency = started.elapsed();
+        self.metrics.outcome(draft.outcome, latency);
+        let event = Event {
+            time: Timestamp::now(),
+            channel: Channel::Dns,
+            client,
+            device: draft.device,
+            user: draft.user,
+            group: draft.group,
+            name: draft.name,
+            qtype: draft.qtype,
+            action: draft.action.as_str().into(),
+            category: draft.category,
+            rule: draft.rule,
+            list_source: draft.list_source,
+            list_entry: draft.list_entry,
+            flags: draft.flags,
+            upstream: draft.upstream,
+            latency_us: u32::try_from(latency.as_micros()).unwrap_or(u32::MAX),
+            web: None,
+        };
+        if !self.sink.record(event) {
+            self.metrics.event_dropped();
+        }
+    }
+
+    /// Answer one DNS message with hickory alone: the path for every message the wire path
+    /// does not read, and the reference the property tests compare the wire path with.
+    pub async fn handle_packet_reference(&self, packet: &[u8], client: IpAddr, transport: Transport) -> Option<Vec<u8>> {
         let started = Instant::now();
         let client = client.to_canonical();
         let req = match Message::from_vec(packet) {
@@ -152,41 +398,13 @@ impl RequestHandler {
         let query = req.queries.first()?.clone();
         let (reply, draft) = self.answer(&query, client, started).await;
         let bytes = self.encode(&req, reply, limit);
-        let latency = started.elapsed();
-        self.metrics.outcome(draft.outcome, latency);
-        let event = Event {
-            time: Timestamp::now(),
-            channel: Channel::Dns,
-            client,
-            device: draft.device,
-            user: draft.user,
-            group: draft.group,
-            name: draft.name,
-            qtype: draft.qtype,
-            action: draft.action.as_str().into(),
-            category: draft.category,
-            rule: draft.rule,
-            list_source: draft.list_source,
-            list_entry: draft.list_entry,
-            flags: draft.flags,
-            upstream: draft.upstream,
-            latency_us: u32::try_from(latency.as_micros()).unwrap_or(u32::MAX),
-        };
-        if !self.sink.record(event) {
-            self.metrics.event_dropped();
-        }
+        self.record(draft, client, started);
         Some(bytes)
     }
 
-    /// Decide and answer one question. The snapshot is loaded here, once per query, so a reload
-    /// applies to the very next query and never to half of one.
-    async fn answer(&self, q: &Query, client: IpAddr, started: Instant) -> (Reply, Draft) {
-        let snap = self.policy.load();
-        let who = self.identify.who(client);
-        let id = snap.resolve(&who.as_who());
-        let group = snap.policy().group(id.group);
-        let qtype = q.query_type();
-        let mut ev = Draft {
+    /// The event as far as identity goes; the decision fills in the rest.
+    fn draft(&self, id: &Identity<'_>, group: &Group, qtype: RecordType) -> Draft {
+        Draft {
             device: id.device.map(str::to_string),
             user: id.user.map(str::to_string),
             group: group.id.to_string(),
@@ -200,29 +418,37 @@ impl RequestHandler {
             flags: Flags::default(),
             upstream: None,
             outcome: Outcome::Refused,
-        };
+        }
+    }
 
-        // 1. Normalise. A name the policy cannot read cannot be allowed.
-        let Some(pname) = policy_name(q.name()) else {
-            ev.name = q.name().to_ascii();
-            ev.rule = "dns/unreadable-name".into();
-            return (Reply::rcode(ResponseCode::Refused), ev);
-        };
+    /// Decide one readable question: the floor, names that protect the filter, the policy,
+    /// class and type, then safe search. Fills in `ev` as it goes.
+    #[allow(clippy::too_many_arguments)]
+    fn plan(
+        &self,
+        snap: &Snapshot,
+        id: &Identity<'_>,
+        group: &Group,
+        pname: &haven_policy::Name,
+        qtype: RecordType,
+        class_in: bool,
+        ev: &mut Draft,
+    ) -> Plan {
         ev.name = pname.as_str().to_string();
         let now = Timestamp::now();
 
-        // 2. The policy, illegal floor first inside it. A floor hit wins over everything below.
-        let d = snap.decide_for(&id, &What::Name(pname.clone()), now);
-        fill(&snap, &d, &mut ev);
+        // The policy, illegal floor first inside it. A floor hit wins over everything below.
+        let d = snap.decide_for(id, &What::Name(pname.clone()), now);
+        fill(snap, &d, ev);
         if matches!(d.decided_by, DecidedBy::IllegalFloor) {
             ev.outcome = Outcome::Blocked;
-            return (self.block_reply(q, group.block_answer), ev);
+            return Plan::Block;
         }
 
-        // 3. Names that protect the filter itself. They come before an ordinary block: the canary
+        // Names that protect the filter itself. They come before an ordinary block: the canary
         // listed in a DoH category must still get NXDOMAIN, never the block page's address, or
         // Firefox would take the NOERROR as leave to switch DoH on.
-        if let Some(sp) = special_names::special_name(&pname) {
+        if let Some(sp) = special_names::special_name(pname) {
             ev.action = Action::Block;
             ev.category = None;
             ev.list_source = None;
@@ -233,59 +459,88 @@ impl RequestHandler {
                 ev.flags.insert(Flags::BYPASS);
                 ev.outcome = Outcome::Bypass;
             }
-            let rcode = match sp.answer() {
+            return Plan::Negative(match sp.answer() {
                 SpecialAnswer::Nxdomain => ResponseCode::NXDomain,
                 SpecialAnswer::NoData => ResponseCode::NoError,
-            };
-            return (self.negative(q, rcode), ev);
+            });
         }
         if d.is_blocked() {
             ev.outcome = blocked_outcome(ev.flags);
-            return (self.block_reply(q, group.block_answer), ev);
+            return Plan::Block;
         }
-        if q.query_class() != DNSClass::IN || matches!(qtype, RecordType::AXFR | RecordType::IXFR | RecordType::OPT) {
+        if !class_in || matches!(qtype, RecordType::AXFR | RecordType::IXFR | RecordType::OPT) {
             ev.action = Action::Block;
             ev.rule = "dns/refused-type".into();
             ev.outcome = Outcome::Refused;
-            return (Reply::rcode(ResponseCode::Refused), ev);
+            return Plan::Refused;
         }
 
-        // 4. Safe search, locked on per group.
-        let mut target = q.name().to_lowercase();
-        let mut cname = None;
-        if let Some(rw) = special_names::safe_search_rewrite(&pname, group.safe_search) {
-            ev.flags.insert(Flags::SAFE_SEARCH);
-            ev.outcome = Outcome::Rewritten;
-            match rw.target {
-                RewriteTarget::A(ip) => {
-                    let answers = if qtype == RecordType::A {
-                        vec![Record::from_rdata(q.name().clone(), self.rewrite_ttl, RData::A(A(ip)))]
-                    } else {
-                        Vec::new()
-                    };
-                    ev.upstream = None;
-                    return (Reply { rcode: ResponseCode::NoError, answers, authorities: Vec::new() }, ev);
+        // Safe search, locked on per group.
+        let Some(rw) = special_names::safe_search_rewrite(pname, group.safe_search) else { return Plan::Forward };
+        ev.flags.insert(Flags::SAFE_SEARCH);
+        ev.outcome = Outcome::Rewritten;
+        match rw.target {
+            RewriteTarget::A(ip) => Plan::RewriteA(ip),
+            RewriteTarget::Cname(host) => {
+                // The target goes through the policy like any name.
+                let Ok(tp) = haven_policy::Name::from_ascii(host.as_bytes()) else {
+                    ev.outcome = Outcome::Servfail;
+                    return Plan::Servfail;
+                };
+                let td = snap.decide_for(id, &What::Name(tp.clone()), now);
+                if td.is_blocked() {
+                    fill(snap, &td, ev);
+                    ev.outcome = blocked_outcome(ev.flags);
+                    return Plan::Block;
                 }
-                RewriteTarget::Cname(host) => {
-                    // The target goes through the policy like any name.
-                    let (Ok(tp), Ok(th)) = (haven_policy::Name::from_ascii(host.as_bytes()), Name::from_ascii(format!("{host}."))) else {
-                        ev.outcome = Outcome::Servfail;
-                        return (Reply::rcode(ResponseCode::ServFail), ev);
-                    };
-                    let td = snap.decide_for(&id, &What::Name(tp), now);
-                    if td.is_blocked() {
-                        fill(&snap, &td, &mut ev);
-                        ev.outcome = blocked_outcome(ev.flags);
-                        return (self.block_reply(q, group.block_answer), ev);
-                    }
-                    cname = Some(Record::from_rdata(q.name().clone(), self.rewrite_ttl, RData::CNAME(CNAME(th.clone()))));
-                    target = th;
-                }
+                Plan::RewriteCname(tp)
             }
         }
+    }
 
-        // 5. Cache, else upstream.
-        let (mut reply, upstream, cached) = self.forward(&target, qtype, started).await;
+    /// Decide and answer one question. The snapshot is loaded here, once per query, so a reload
+    /// applies to the very next query and never to half of one.
+    async fn answer(&self, q: &Query, client: IpAddr, started: Instant) -> (Reply, Draft) {
+        let snap = self.policy.load();
+        let who = self.identify.who(client);
+        let id = snap.resolve(&who.as_who());
+        let group = snap.policy().group(id.group);
+        let qtype = q.query_type();
+        let mut ev = self.draft(&id, group, qtype);
+
+        // A name the policy cannot read cannot be allowed.
+        let Some(pname) = policy_name(q.name()) else {
+            ev.name = q.name().to_ascii();
+            ev.rule = "dns/unreadable-name".into();
+            return (Reply::rcode(ResponseCode::Refused), ev);
+        };
+        let (target, key) = match self.plan(&snap, &id, group, &pname, qtype, q.query_class() == DNSClass::IN, &mut ev) {
+            Plan::Block => return (self.block_reply(q, group.block_answer), ev),
+            Plan::Negative(rcode) => return (self.negative(q, rcode), ev),
+            Plan::Refused => return (Reply::rcode(ResponseCode::Refused), ev),
+            Plan::Servfail => return (Reply::rcode(ResponseCode::ServFail), ev),
+            Plan::RewriteA(ip) => {
+                let answers = if qtype == RecordType::A {
+                    vec![Record::from_rdata(q.name().clone(), self.rewrite_ttl, RData::A(A(ip)))]
+                } else {
+                    Vec::new()
+                };
+                return (Reply { rcode: ResponseCode::NoError, answers, authorities: Vec::new() }, ev);
+            }
+            Plan::RewriteCname(tp) => {
+                let Ok(th) = Name::from_ascii(format!("{}.", tp.as_str())) else {
+                    ev.outcome = Outcome::Servfail;
+                    return (Reply::rcode(ResponseCode::ServFail), ev);
+                };
+                (Some(th), tp)
+            }
+            Plan::Forward => (None, pname),
+        };
+        let cname = target.as_ref().map(|th| Record::from_rdata(q.name().clone(), self.rewrite_ttl, RData::CNAME(CNAME(th.clone()))));
+        let target = target.unwrap_or_else(|| q.name().to_lowercase());
+
+        // Cache, else upstream.
+        let (mut reply, upstream, cached) = self.forward(&target, key.as_str(), qtype, started).await;
         ev.upstream = Some(upstream);
         if cached {
             ev.flags.insert(Flags::CACHED);
@@ -310,27 +565,30 @@ impl RequestHandler {
     }
 
     /// Answer from the cache or an upstream: the reply, the upstream field for the event, and whether it was cached.
-    async fn forward(&self, name: &Name, qtype: RecordType, started: Instant) -> (Reply, String, bool) {
-        let mut key_name = name.to_ascii();
-        key_name.make_ascii_lowercase();
-        let key = Key::new(key_name, qtype);
-        if let Some(hit) = self.cache.get(&key) {
+    async fn forward(&self, name: &Name, key: &str, qtype: RecordType, started: Instant) -> (Reply, String, bool) {
+        let key = Key::new(key, qtype);
+        if let Some((entry, age)) = self.cache.get(&key) {
             self.metrics.cache_hit();
+            let hit = entry.hit(age);
             return (Reply { rcode: hit.rcode, answers: hit.answers, authorities: hit.authorities }, "cache".into(), true);
         }
         self.metrics.cache_miss();
-        // Leave a little of the budget for answering, so SERVFAIL arrives within `servfail_after`.
-        let margin = (self.servfail_after / 10).min(Duration::from_millis(100));
-        let deadline = started + self.servfail_after.saturating_sub(margin);
-        match self.forwarder.resolve(name, qtype, deadline).await {
-            Ok(msg) => {
-                self.cache.insert(key, &msg);
-                let rcode = msg.metadata.response_code;
-                let authorities = msg.authorities.into_iter().filter(|r| r.record_type() == RecordType::SOA).take(1).collect();
-                (Reply { rcode, answers: msg.answers, authorities }, rcode_text(rcode), false)
+        match self.fetch(name, key, qtype, started).await {
+            Ok(entry) => {
+                let fresh = entry.hit(0);
+                (Reply { rcode: fresh.rcode, answers: fresh.answers, authorities: fresh.authorities }, rcode_text(entry.rcode), false)
             }
             Err(e) => (Reply::rcode(ResponseCode::ServFail), e.text(), false),
         }
+    }
+
+    /// Ask the upstreams for `name`/`qtype` within the query's budget and cache what comes back.
+    async fn fetch(&self, name: &Name, key: Key, qtype: RecordType, started: Instant) -> Result<Arc<Entry>, UpstreamError> {
+        // Leave a little of the budget for answering, so SERVFAIL arrives within `servfail_after`.
+        let margin = (self.servfail_after / 10).min(Duration::from_millis(100));
+        let deadline = started + self.servfail_after.saturating_sub(margin);
+        let msg = self.forwarder.resolve(name, qtype, deadline).await?;
+        Ok(self.cache.insert(key, name, qtype, msg))
     }
 
     /// The answer for a blocked name: the block page for A/AAAA where the group wants it and an

@@ -19,14 +19,14 @@ mod config;
 mod error;
 pub mod fuzz;
 mod handler;
-mod identify;
 mod metrics;
 mod server;
 mod upstream;
+mod wire;
 
 pub use config::{DnsConfig, Upstream};
 pub use error::DnsError;
 pub use handler::{MAX_UDP_PAYLOAD, MIN_UDP_PAYLOAD, RequestHandler, Transport};
-pub use identify::{Identify, OwnedWho, SnapshotIdentity};
+pub use haven_identity::{Identify, OwnedWho, SnapshotIdentity};
 pub use metrics::{DnsCounts, DnsMetrics, LATENCY_BUCKETS};
 pub use server::{DnsServer, LocalAddrs};

@@ -16,8 +16,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::DnsConfig;
 use crate::error::DnsError;
-use crate::handler::{RequestHandler, Transport};
-use crate::identify::Identify;
+use crate::handler::{Inline, RequestHandler, Transport};
+use haven_identity::Identify;
 use crate::metrics::DnsMetrics;
 
 /// Queries one TCP connection may have in flight at once (RFC 7766 pipelining).
@@ -180,22 +180,53 @@ async fn serve_udp(ctx: Ctx, sock: Arc<UdpSocket>) {
                 }
             },
         };
+        let packet = buf.get(..n).unwrap_or_default();
+        // Blocks, special names and cache hits are answered right here, without a task.
+        let work = match ctx.handler.handle_inline(packet, peer.ip(), Transport::Udp) {
+            Inline::Answer(answer) => {
+                match sock.try_send_to(&answer, peer) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        let sock = Arc::clone(&sock);
+                        ctx.tracker.spawn(async move { send(&sock, &answer, peer).await });
+                    }
+                    Err(e) => tracing::debug!(error = %e, "dns: UDP send failed"),
+                }
+                continue;
+            }
+            other => other,
+        };
         let Ok(permit) = Arc::clone(&ctx.in_flight).try_acquire_owned() else {
             ctx.handler.metrics().dropped();
             continue;
         };
-        let packet = buf.get(..n).map(<[u8]>::to_vec).unwrap_or_default();
         let handler = Arc::clone(&ctx.handler);
         let sock = Arc::clone(&sock);
-        ctx.tracker.spawn(async move {
-            // Boxed, so the task spawned per packet stays small and cheap to move into place.
-            if let Some(answer) = Box::pin(handler.handle_packet(&packet, peer.ip(), Transport::Udp)).await
-                && let Err(e) = sock.send_to(&answer, peer).await
-            {
-                tracing::debug!(error = %e, "dns: UDP send failed");
+        match work {
+            Inline::Forward(f) => {
+                ctx.tracker.spawn(async move {
+                    // Boxed, so the task spawned per packet stays small and cheap to move into place.
+                    let answer = Box::pin(handler.finish(*f)).await;
+                    send(&sock, &answer, peer).await;
+                    drop(permit);
+                });
             }
-            drop(permit);
-        });
+            _ => {
+                let packet = packet.to_vec();
+                ctx.tracker.spawn(async move {
+                    if let Some(answer) = Box::pin(handler.handle_packet_reference(&packet, peer.ip(), Transport::Udp)).await {
+                        send(&sock, &answer, peer).await;
+                    }
+                    drop(permit);
+                });
+            }
+        }
+    }
+}
+
+async fn send(sock: &UdpSocket, answer: &[u8], peer: SocketAddr) {
+    if let Err(e) = sock.send_to(answer, peer).await {
+        tracing::debug!(error = %e, "dns: UDP send failed");
     }
 }
 

@@ -17,4 +17,5 @@ mod dns {
     pub mod reload;
     pub mod transport;
     pub mod upstreams;
+    pub mod wire_path;
 }

@@ -19,6 +19,7 @@
 mod accounts;
 mod error;
 mod people;
+mod priority;
 mod query;
 mod retention;
 mod row;
@@ -35,6 +36,6 @@ pub use people::{ImportPlan, PeopleQuery, PersonChange, PersonRecord};
 pub use query::{Action, ActivityQuery, Cursor, DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT};
 pub use retention::{DEFAULT_RETENTION_DAYS, PruneReport, Retention, RetentionRecord};
 pub use row::StoredEvent;
-pub use schema::SCHEMA_VERSION;
+pub use schema::{MIGRATION_COUNT, SCHEMA_VERSION};
 pub use store::{Backend, SQLITE_FILE_NAME, Store, StoreOptions};
 pub use writer::{EventWriter, MAX_FLUSH_INTERVAL, WriterConfig, WriterStats};

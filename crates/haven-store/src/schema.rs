@@ -14,6 +14,9 @@ use crate::store::{Db, Store};
 /// The newest schema version this build knows; a freshly opened store is at this version.
 pub const SCHEMA_VERSION: i64 = 5;
 
+/// How many migrations this build knows (versions may have gaps: numbers are reserved per feature).
+pub const MIGRATION_COUNT: i64 = MIGRATIONS.len() as i64;
+
 /// One schema step, written once per backend.
 struct Migration {
     version: i64,
@@ -22,24 +25,32 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "events, their indexes, and the retention log",
-    sqlite: include_str!("../migrations/sqlite/0001_activity.sql"),
-    postgres: include_str!("../migrations/postgres/0001_activity.sql"),
-},
-Migration {
-    version: 4,
-    description: "console accounts, sessions, API tokens, recovery code, sign-in audit log",
-    sqlite: include_str!("../migrations/sqlite/0004_accounts.sql"),
-    postgres: include_str!("../migrations/postgres/0004_accounts.sql"),
-},
-Migration {
-    version: 5,
-    description: "people directory",
-    sqlite: include_str!("../migrations/sqlite/0005_people.sql"),
-    postgres: include_str!("../migrations/postgres/0005_people.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "events, their indexes, and the retention log",
+        sqlite: include_str!("../migrations/sqlite/0001_activity.sql"),
+        postgres: include_str!("../migrations/postgres/0001_activity.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "web request detail on events: SNI, status, bytes each way",
+        sqlite: include_str!("../migrations/sqlite/0003_web_detail.sql"),
+        postgres: include_str!("../migrations/postgres/0003_web_detail.sql"),
+    },
+    Migration {
+        version: 4,
+        description: "console accounts, sessions, API tokens, recovery code, sign-in audit log",
+        sqlite: include_str!("../migrations/sqlite/0004_accounts.sql"),
+        postgres: include_str!("../migrations/postgres/0004_accounts.sql"),
+    },
+    Migration {
+        version: 5,
+        description: "people directory",
+        sqlite: include_str!("../migrations/sqlite/0005_people.sql"),
+        postgres: include_str!("../migrations/postgres/0005_people.sql"),
+    },
+];
 
 const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS haven_schema (\
     version BIGINT PRIMARY KEY, description TEXT NOT NULL, applied_ms BIGINT NOT NULL)";
