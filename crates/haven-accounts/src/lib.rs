@@ -10,11 +10,13 @@
 //! - [`session`]: session and CSRF tokens, idle and absolute expiry.
 //! - [`token`]: scoped API bearer tokens, stored only as hashes.
 //! - [`recovery`]: the one-time break-glass recovery code.
+//! - [`people`]: the people directory and its CSV import (Wonde, SIMS, Arbor, plain).
 
 
 pub mod clock;
 pub mod lockout;
 pub mod password;
+pub mod people;
 
 pub mod random;
 pub mod recovery;

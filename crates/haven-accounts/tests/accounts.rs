@@ -246,3 +246,79 @@ mod sessions {
         assert_eq!(haven_accounts::recovery::normalise(&c.to_lowercase().replace('-', " ")), c.replace('-', ""));
     }
 }
+
+mod people {
+    use haven_accounts::people::{GroupMap, ImportError, ImportFormat, PersonKind, check_upn, parse_csv, parse_year};
+
+    /// Valid UPNs (check letter computed by hand for the first: weights 2..13 sum to 368 = 16 x 23).
+    const UPN1: &str = "A123456789012";
+
+    #[test]
+    fn upn_check_letter() {
+        assert_eq!(check_upn("a123456789012").unwrap(), UPN1);
+        assert!(check_upn("B123456789012").unwrap_err().contains("check letter"));
+        assert!(check_upn("A12345678901").unwrap_err().contains("13"));
+        assert!(check_upn("A12345678901!").is_err());
+    }
+
+    #[test]
+    fn year_groups_as_mis_exports_write_them() {
+        for (t, y) in [("Year 7", 7), ("Y10", 10), ("7", 7), ("Yr 13", 13), ("R", 0), ("Reception", 0), ("Nursery", -1)] {
+            assert_eq!(parse_year(t), Some(y), "{t}");
+        }
+        assert_eq!(parse_year("Year 15"), None);
+        assert_eq!(parse_year("Blue"), None);
+    }
+
+    #[test]
+    fn year_groups_map_to_the_policy_groups() {
+        let m = GroupMap::default();
+        for (y, g) in [(0, "reception_ks1"), (2, "reception_ks1"), (3, "ks2"), (7, "ks3"), (9, "ks3"), (10, "ks4"), (12, "sixth_form")] {
+            assert_eq!(m.group_for(PersonKind::Pupil, Some(y)), Some(g), "year {y}");
+        }
+        assert_eq!(m.group_for(PersonKind::Staff, None), Some("staff"));
+        assert_eq!(m.group_for(PersonKind::Visitor, None), Some("guests"));
+    }
+
+    #[test]
+    fn sims_export_with_a_bad_row_keeps_the_good_ones() {
+        let csv = "\u{feff}Adno,UPN,Legal Surname,Forename,Year,Reg,DOB\n\
+                   1001,A123456789012,Smith,Jo,Year 7,7JS,01/09/2013\n\
+                   1002,B123456789012,Jones,Sam,Year 8,8AB,02/10/2012\n\
+                   1003,A123456789012,Brown,Alex,Year 9,9CD,2011-13-01\n\
+                   ,,,,,,\n";
+        let p = parse_csv(csv, ImportFormat::Sims, PersonKind::Pupil, &GroupMap::default()).unwrap();
+        assert_eq!(p.people.len(), 1);
+        let (row, jo) = &p.people[0];
+        assert_eq!((*row, jo.full_name().as_str(), jo.year_group, jo.filter_group.as_str()), (2, "Jo Smith", Some(7), "ks3"));
+        assert_eq!(jo.date_of_birth.as_deref(), Some("2013-09-01"));
+        assert_eq!(jo.tutor_group.as_deref(), Some("7JS"));
+        let errs: Vec<String> = p.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[0].starts_with("row 3: UPN:"), "{errs:?}");
+        assert!(errs[1].starts_with("row 4: date of birth:"), "{errs:?}");
+    }
+
+    #[test]
+    fn wonde_arbor_and_plain_columns() {
+        let wonde = "Forename,Surname,Year Group,Registration Group,Date of Birth,UPN\nJo,Smith,Year 10,10X,2010-01-01,A123456789012\n";
+        let p = parse_csv(wonde, ImportFormat::Wonde, PersonKind::Pupil, &GroupMap::default()).unwrap();
+        assert_eq!(p.people[0].1.filter_group, "ks4");
+        let arbor = "First Name,Last Name,Year,Registration Form,UPN,Email Address\nJo,Smith,Reception,RB,A123456789012,jo@school.test\n";
+        let p = parse_csv(arbor, ImportFormat::Arbor, PersonKind::Pupil, &GroupMap::default()).unwrap();
+        assert_eq!((p.people[0].1.year_group, p.people[0].1.email.as_deref()), (Some(0), Some("jo@school.test")));
+        let plain = "kind,given_name,family_name,email,job_title,roles\nstaff,Kim,Jones,K.Jones@School.test,Head of Year 9,teacher\ngovernor,Pat,Lee,pat@gov.test,,\nvisitor,No,Email,,,\n";
+        let p = parse_csv(plain, ImportFormat::Plain, PersonKind::Pupil, &GroupMap::default()).unwrap();
+        assert_eq!(p.people.len(), 2);
+        assert_eq!((p.people[0].1.key.as_str(), p.people[0].1.filter_group.as_str()), ("k.jones@school.test", "staff"));
+        assert_eq!(p.people[1].1.filter_group, "guests");
+        assert_eq!(p.errors[0].to_string(), "row 4: email: a visitor needs an email address to be matched across imports");
+    }
+
+    #[test]
+    fn a_file_without_name_columns_is_refused_whole() {
+        let e = parse_csv("UPN,Year\nA123456789012,7\n", ImportFormat::Sims, PersonKind::Pupil, &GroupMap::default()).unwrap_err();
+        assert!(matches!(e, ImportError::MissingColumn { field: "given name", .. }), "{e}");
+        assert!(e.to_string().contains("forename"));
+    }
+}

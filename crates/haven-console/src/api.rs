@@ -77,8 +77,15 @@ pub async fn me(State(state): State<ConsoleState>, Extension(p): Extension<Princ
 /// `GET /api/v1/dashboard`: the dashboard's aggregate counts (no names).
 pub async fn dashboard(State(state): State<ConsoleState>, Extension(p): Extension<Principal>) -> ApiResult {
     let stats = pages::dashboard_stats(&state, &p).await?;
-    let map: serde_json::Map<String, Value> = stats.into_iter().map(|s| (s.key.to_owned(), json!(s.value))).collect();
-    Ok(Json(json!({ "counts": map })).into_response())
+    let people: Vec<Value> = state
+        .store
+        .people_counts()
+        .await?
+        .into_iter()
+        .map(|(group, kind, n)| json!({ "filter_group": group, "kind": kind, "count": n }))
+        .collect();
+    let map: serde_json::Map<String, Value> = stats.into_iter().filter(|s| s.key != "people").map(|s| (s.key.to_owned(), json!(s.value))).collect();
+    Ok(Json(json!({ "counts": map, "people": people })).into_response())
 }
 
 /// `GET /api/v1/accounts`.

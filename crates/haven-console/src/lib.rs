@@ -15,6 +15,7 @@ pub mod error;
 pub mod guard;
 pub mod openapi;
 pub mod pages;
+pub mod people;
 pub mod routes;
 pub mod serve;
 pub mod tls;
@@ -42,6 +43,8 @@ pub struct ConsoleSettings {
     pub lockout: LockoutPolicy,
     /// Mark cookies `Secure` (set when the console is served over TLS).
     pub secure_cookies: bool,
+    /// Which filtering group each imported person goes to.
+    pub groups: haven_accounts::people::GroupMap,
 }
 
 impl Default for ConsoleSettings {
@@ -52,6 +55,7 @@ impl Default for ConsoleSettings {
             session: SessionPolicy::default(),
             lockout: LockoutPolicy::default(),
             secure_cookies: true,
+            groups: haven_accounts::people::GroupMap::default(),
         }
     }
 }

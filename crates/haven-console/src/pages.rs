@@ -430,6 +430,10 @@ pub async fn dashboard_stats(state: &ConsoleState, p: &Principal) -> Result<Vec<
         label: "with two-factor sign-in".into(),
         value: accounts.iter().filter(|a| !a.disabled && a.totp_secret.is_some()).count() as i64,
     });
+    // People per filtering group: counts only, so governors may see them.
+    for (group, kind, n) in state.store.people_counts().await? {
+        stats.push(view::Stat { key: "people", label: format!("{kind}s in {group}"), value: n });
+    }
     if p.can(Permission::ViewAuthAudit) || p.can(Permission::ManageAccounts) {
         let day_ago = state.clock.now().as_millisecond() - 86_400_000;
         let failures = state.store.auth_audit(&AuthAuditQuery { event: Some("sign_in_failed".into()), limit: 1000, ..Default::default() }).await?;

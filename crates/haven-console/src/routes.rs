@@ -11,7 +11,7 @@ use axum::routing::{MethodRouter, delete, get, post};
 use haven_accounts::Permission;
 use haven_accounts::session::Stage;
 
-use crate::{ConsoleState, api, guard, pages};
+use crate::{ConsoleState, api, guard, pages, people};
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +62,9 @@ pub enum RouteId {
     Tokens,
     CreateToken,
     RevokeToken,
+    People,
+    ImportForm,
+    Import,
     ApiOpenApi,
     ApiMe,
     ApiDashboard,
@@ -70,6 +73,8 @@ pub enum RouteId {
     ApiAudit,
     ApiTokens,
     ApiRevokeToken,
+    ApiPeople,
+    ApiImport,
 }
 
 const PENDING_TOTP: &[Stage] = &[Stage::NeedsTotp];
@@ -79,7 +84,7 @@ const ANY_STAGE: &[Stage] = &[Stage::NeedsTotp, Stage::NeedsEnrolment, Stage::Ne
 
 impl RouteId {
     /// Every route; the router is built from this list alone.
-    pub const ALL: [RouteId; 30] = [
+    pub const ALL: [RouteId; 35] = [
         RouteId::Healthy,
         RouteId::Stylesheet,
         RouteId::SignInForm,
@@ -102,6 +107,9 @@ impl RouteId {
         RouteId::Tokens,
         RouteId::CreateToken,
         RouteId::RevokeToken,
+        RouteId::People,
+        RouteId::ImportForm,
+        RouteId::Import,
         RouteId::ApiOpenApi,
         RouteId::ApiMe,
         RouteId::ApiDashboard,
@@ -110,6 +118,8 @@ impl RouteId {
         RouteId::ApiAudit,
         RouteId::ApiTokens,
         RouteId::ApiRevokeToken,
+        RouteId::ApiPeople,
+        RouteId::ApiImport,
     ];
 
     /// Method, path (axum syntax) and access: the permission table.
@@ -140,6 +150,9 @@ impl RouteId {
             Tokens => (Method::GET, "/account/tokens", SignedIn),
             CreateToken => (Method::POST, "/account/tokens", SignedIn),
             RevokeToken => (Method::POST, "/account/tokens/{id}/revoke", SignedIn),
+            People => (Method::GET, "/people", Requires(ViewPeople)),
+            ImportForm => (Method::GET, "/people/import", Requires(ManagePeople)),
+            Import => (Method::POST, "/people/import", Requires(ManagePeople)),
             ApiOpenApi => (Method::GET, "/api/v1/openapi.json", Public),
             ApiMe => (Method::GET, "/api/v1/me", SignedIn),
             ApiDashboard => (Method::GET, "/api/v1/dashboard", Requires(ViewDashboard)),
@@ -148,6 +161,8 @@ impl RouteId {
             ApiAudit => (Method::GET, "/api/v1/audit", Requires(ViewAuthAudit)),
             ApiTokens => (Method::GET, "/api/v1/tokens", SignedIn),
             ApiRevokeToken => (Method::DELETE, "/api/v1/tokens/{id}", SignedIn),
+            ApiPeople => (Method::GET, "/api/v1/people", Requires(ViewPeople)),
+            ApiImport => (Method::POST, "/api/v1/people/import", Requires(ManagePeople)),
         }
     }
 
@@ -190,6 +205,9 @@ impl RouteId {
             Tokens => get(pages::tokens),
             CreateToken => post(pages::create_token),
             RevokeToken => post(pages::revoke_token),
+            People => get(people::list),
+            ImportForm => get(people::import_form),
+            Import => post(people::import),
             ApiOpenApi => get(api::openapi),
             ApiMe => get(api::me),
             ApiDashboard => get(api::dashboard),
@@ -198,6 +216,8 @@ impl RouteId {
             ApiAudit => get(api::audit),
             ApiTokens => get(api::tokens),
             ApiRevokeToken => delete(api::revoke_token),
+            ApiPeople => get(people::api_list),
+            ApiImport => post(people::api_import),
         }
     }
 }

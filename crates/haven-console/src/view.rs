@@ -31,6 +31,12 @@ impl Layout {
         let mut nav = Vec::new();
         if let Some(p) = who.filter(|p| p.session.as_ref().is_some_and(|s| s.stage == haven_accounts::session::Stage::Full)) {
             nav.push(NavLink { href: "/", label: "Dashboard" });
+            if p.can(Permission::ViewPeople) {
+                nav.push(NavLink { href: "/people", label: "People" });
+            }
+            if p.can(Permission::ManagePeople) {
+                nav.push(NavLink { href: "/people/import", label: "Import" });
+            }
             if p.can(Permission::ManageAccounts) {
                 nav.push(NavLink { href: "/accounts", label: "Accounts" });
             }
@@ -232,4 +238,51 @@ pub fn when(t: jiff::Timestamp) -> String {
         Ok(tz) => t.to_zoned(tz).strftime("%a %-d %b %Y %H:%M").to_string(),
         Err(_) => t.to_string(),
     }
+}
+
+/// One person in the directory list.
+pub struct PersonRow {
+    pub name: String,
+    pub kind: String,
+    pub year: String,
+    pub tutor_group: String,
+    pub group: String,
+    pub status: String,
+}
+
+#[derive(Template)]
+#[template(path = "people.html")]
+pub struct PeoplePage {
+    pub layout: Layout,
+    pub rows: Vec<PersonRow>,
+    pub search: String,
+    pub include_left: bool,
+}
+
+/// One line of an import's plan.
+pub struct PlanLine {
+    pub name: String,
+    pub detail: String,
+}
+
+/// A bad row of an import.
+pub struct BadRow {
+    pub row: u64,
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "import.html")]
+pub struct ImportPage {
+    pub layout: Layout,
+    pub ran: bool,
+    pub dry_run: bool,
+    pub file: String,
+    pub adds: Vec<PlanLine>,
+    pub changes: Vec<PlanLine>,
+    pub leavers: Vec<PlanLine>,
+    pub unchanged: usize,
+    pub bad: Vec<BadRow>,
+    pub error: Option<String>,
 }

@@ -18,6 +18,7 @@
 
 mod accounts;
 mod error;
+mod people;
 mod priority;
 mod query;
 mod retention;
@@ -31,6 +32,7 @@ pub use accounts::{
     Account, ApiTokenRecord, AuthAuditQuery, AuthAuditRecord, AuthEvent, NewAccount, NewApiToken, SessionRecord, normalise_username,
 };
 pub use error::{RecordError, StoreError};
+pub use people::{ImportPlan, PeopleQuery, PersonChange, PersonRecord};
 pub use query::{Action, ActivityQuery, Cursor, DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT};
 pub use retention::{DEFAULT_RETENTION_DAYS, PruneReport, Retention, RetentionRecord};
 pub use row::StoredEvent;

@@ -12,7 +12,7 @@ use crate::error::StoreError;
 use crate::store::{Db, Store};
 
 /// The newest schema version this build knows; a freshly opened store is at this version.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// How many migrations this build knows (versions may have gaps: numbers are reserved per feature).
 pub const MIGRATION_COUNT: i64 = MIGRATIONS.len() as i64;
@@ -43,6 +43,12 @@ const MIGRATIONS: &[Migration] = &[
         description: "console accounts, sessions, API tokens, recovery code, sign-in audit log",
         sqlite: include_str!("../migrations/sqlite/0004_accounts.sql"),
         postgres: include_str!("../migrations/postgres/0004_accounts.sql"),
+    },
+    Migration {
+        version: 5,
+        description: "people directory",
+        sqlite: include_str!("../migrations/sqlite/0005_people.sql"),
+        postgres: include_str!("../migrations/postgres/0005_people.sql"),
     },
 ];
 

@@ -38,6 +38,7 @@ pub async fn start(config_path: Option<&Path>, store: &Store) -> Result<Option<R
         session: c.session.clone(),
         lockout: c.lockout.clone(),
         secure_cookies: tls.is_some(),
+        groups: crate::people::group_map(&config)?,
     };
     let state = ConsoleState::new(store.clone(), Arc::new(haven_accounts::SystemClock), settings);
     let scheme = if tls.is_some() { "https" } else { "http" };

@@ -6,6 +6,7 @@ mod console;
 mod init;
 mod lists;
 mod memory;
+mod people;
 mod serve;
 
 use std::path::PathBuf;
@@ -48,6 +49,11 @@ enum Command {
     Init(init::InitArgs),
     /// Break glass: reset an administrator with the recovery code `haven init` printed.
     Recover(init::RecoverArgs),
+    /// The people directory: import MIS exports, list people.
+    People {
+        #[command(subcommand)]
+        command: people::PeopleCommand,
+    },
     /// Print a proxy users-file line for USER, reading the password from standard input.
     ProxyUser {
         /// The user name, as the policy's directory knows it (`j.smith`).
@@ -103,6 +109,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => check::run(&config, &args),
         Command::Init(args) => init::init(&args),
         Command::Recover(args) => init::recover(&config, &args),
+        Command::People { command } => people::run(&config, command),
         Command::Config => {
             println!("ok: {config}");
             Ok(ExitCode::SUCCESS)

@@ -407,3 +407,78 @@ fn tidy_every_rust_file_opens_with_a_module_doc_and_the_code_map_is_complete() {
     }
     assert!(missing_doc.is_empty(), "files without a `//!` module doc: {missing_doc:?}");
 }
+
+mod init_recover_people {
+    //! `haven init`, `haven recover` and `haven people`, as an IT manager runs them.
+
+    use super::{haven, stderr, stdout};
+
+    fn code_from(out: &str) -> String {
+        out.lines().map(str::trim).find(|l| l.len() == 29 && l.matches('-').count() == 4).expect("a recovery code is printed").to_owned()
+    }
+
+    #[test]
+    fn init_makes_a_working_data_directory_and_recover_resets_the_admin_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("haven");
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "Chalkboard42\n").unwrap();
+        let d = data.to_str().unwrap();
+        let out = haven(&["init", d, "--password-file", pw.to_str().unwrap(), "--school", "St John's", "--listen", "127.0.0.1:18999"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains("SHA-256 fingerprint:") && text.contains("https://127.0.0.1:18999/"), "{text}");
+        let code = code_from(&text);
+        for f in ["haven.toml", "console-cert.pem", "console-key.pem", "data/haven.db"] {
+            assert!(data.join(f).exists(), "{f}");
+        }
+        let config = data.join("haven.toml");
+        let c = config.to_str().unwrap();
+        let check = haven(&["--config", c, "config"]);
+        assert!(check.status.success(), "the written configuration loads: {}", stderr(&check));
+        assert!(stdout(&check).contains("8 groups"), "the default policy is in it");
+        // Never twice.
+        let again = haven(&["init", d, "--password-file", pw.to_str().unwrap()]);
+        assert!(!again.status.success());
+        assert!(stderr(&again).contains("already exists"));
+        // A weak password is refused, naming the rule.
+        std::fs::write(&pw, "weak\n").unwrap();
+        let weak = haven(&["init", dir.path().join("other").to_str().unwrap(), "--password-file", pw.to_str().unwrap()]);
+        assert!(stderr(&weak).contains("at least 8 characters"), "{}", stderr(&weak));
+
+        let code_file = dir.path().join("code");
+        std::fs::write(&code_file, "AAAAA-AAAAA-AAAAA-AAAAA-AAAAA\n").unwrap();
+        std::fs::write(&pw, "Playground77\n").unwrap();
+        let wrong = haven(&["--config", c, "recover", "--code-file", code_file.to_str().unwrap(), "--password-file", pw.to_str().unwrap()]);
+        assert!(!wrong.status.success() && stderr(&wrong).contains("wrong"), "{}", stderr(&wrong));
+        // Typed in lower case with spaces: still the code.
+        std::fs::write(&code_file, code.to_lowercase().replace('-', " ")).unwrap();
+        let ok = haven(&["--config", c, "recover", "--code-file", code_file.to_str().unwrap(), "--password-file", pw.to_str().unwrap()]);
+        assert!(ok.status.success(), "{}", stderr(&ok));
+        let next = code_from(&stdout(&ok));
+        assert_ne!(next, code);
+        let reused = haven(&["--config", c, "recover", "--code-file", code_file.to_str().unwrap(), "--password-file", pw.to_str().unwrap()]);
+        assert!(!reused.status.success(), "a recovery code works once");
+    }
+
+    #[test]
+    fn people_import_reports_bad_rows_and_keeps_the_good_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("haven.toml");
+        std::fs::write(&config, "[store]\nurl = \"sqlite://data/haven.db\"\n").unwrap();
+        let csv = dir.path().join("roll.csv");
+        std::fs::write(&csv, "UPN,Legal Surname,Forename,Year,Reg\nA123456789012,Smith,Jo,Year 7,7JS\nB123456789012,Typo,Pat,Year 8,8X\n").unwrap();
+        let c = config.to_str().unwrap();
+        let f = csv.to_str().unwrap();
+        let dry = haven(&["--config", c, "people", "import", f, "--format", "sims", "--dry-run"]);
+        assert_eq!(dry.status.code(), Some(2), "bad rows: exit 2");
+        assert!(stderr(&dry).contains("roll.csv: row 3: UPN:"), "{}", stderr(&dry));
+        assert!(stdout(&dry).contains("add     Jo Smith (pupil, ks3)") && stdout(&dry).contains("nothing written"));
+        assert_eq!(stdout(&haven(&["--config", c, "people", "list"])), "", "dry run wrote nothing");
+        let real = haven(&["--config", c, "people", "import", f, "--format", "sims"]);
+        assert!(stdout(&real).contains("imported: 1 to add"), "{}", stdout(&real));
+        assert!(stdout(&haven(&["--config", c, "people", "list"])).starts_with("Jo Smith\tpupil\tY7\t7JS\tks3"));
+        let bad = haven(&["--config", c, "people", "import", f, "--format", "mis"]);
+        assert!(stderr(&bad).contains("--format \"mis\""), "{}", stderr(&bad));
+    }
+}
