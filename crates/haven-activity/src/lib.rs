@@ -49,6 +49,8 @@ impl Flags {
     pub const ILLEGAL: Flags = Flags(4);
     /// Served from Haven's cache rather than an upstream.
     pub const CACHED: Flags = Flags(8);
+    /// HTTPS seen without interception: only host-level rules (name, SNI) could apply, not URL rules.
+    pub const HOST_ONLY: Flags = Flags(16);
 
     /// Raw bits, for storage.
     pub fn bits(self) -> u8 {
@@ -107,8 +109,23 @@ pub struct Event {
     pub flags: Flags,
     /// Upstream outcome (`NOERROR`, `NXDOMAIN`, `SERVFAIL`, `timeout`, or empty when not forwarded).
     pub upstream: Option<String>,
-    /// Time to answer, microseconds.
+    /// Time to answer, microseconds (for the proxy: the whole request or tunnel).
     pub latency_us: u32,
+    /// What only a web request has (status, bytes, SNI); `None` for DNS queries.
+    pub web: Option<WebDetail>,
+}
+
+/// The parts of a proxied web request that a DNS query does not have.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WebDetail {
+    /// The TLS server name the client sent inside a CONNECT tunnel or to the transparent port.
+    pub sni: Option<String>,
+    /// HTTP status returned to the client (200 for an established tunnel, 403 for a block).
+    pub status: u16,
+    /// Bytes from the client to the origin (request body, or tunnel upstream).
+    pub bytes_up: u64,
+    /// Bytes from the origin to the client (response body, or tunnel downstream).
+    pub bytes_down: u64,
 }
 
 /// Where front ends put events. Must never block the answer path: a full queue drops and counts.

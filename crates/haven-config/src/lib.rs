@@ -143,7 +143,61 @@ pub struct ServiceSettings {
     pub store_queue: usize,
     /// Metrics and control endpoint.
     pub metrics_listen: SocketAddr,
+    /// The web proxy.
+    pub proxy: ProxySettings,
 }
+
+/// `[proxy]`, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySettings {
+    /// Explicit proxy listeners (empty: no explicit proxy).
+    pub listen: Vec<SocketAddr>,
+    /// Transparent port-80 listeners.
+    pub transparent_http: Vec<SocketAddr>,
+    /// Transparent port-443 listeners.
+    pub transparent_https: Vec<SocketAddr>,
+    /// 407 for clients that do not sign in.
+    pub require_auth: bool,
+    /// Sign-in prompt title.
+    pub realm: String,
+    /// Proxy users file, resolved against the config folder.
+    pub users_file: Option<PathBuf>,
+    /// Ports CONNECT may reach.
+    pub connect_ports: Vec<u16>,
+    /// Request head time limit.
+    pub header_timeout: Duration,
+    /// Idle connection limit.
+    pub idle_timeout: Duration,
+    /// Origin connect limit.
+    pub connect_timeout: Duration,
+    /// Origin response head limit.
+    pub response_timeout: Duration,
+    /// ClientHello time limit.
+    pub hello_timeout: Duration,
+    /// Largest request head.
+    pub max_header_bytes: usize,
+    /// Most header lines.
+    pub max_headers: usize,
+    /// Most connections at once.
+    pub max_connections: usize,
+    /// Fetch from loopback origins (tests only).
+    pub allow_loopback_origins: bool,
+    /// Block page branding: school name.
+    pub school_name: String,
+    /// Block page branding: logo address.
+    pub logo_url: Option<String>,
+    /// Block page: how to reach the DSL.
+    pub dsl_contact: String,
+    /// Block page: unblock request link.
+    pub unblock_url: String,
+    /// Block page: report-a-worry link.
+    pub worry_url: String,
+    /// Illegal-content page: appeal route.
+    pub appeal_url: String,
+}
+
+/// Default explicit proxy address on embedded settings.
+pub const DEFAULT_PROXY_LISTEN: &str = "127.0.0.1:3128";
 
 /// One upstream resolver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -388,7 +442,9 @@ fn service_settings(raw: &RawConfig, base: &Path, errors: &mut Vec<PolicyError>)
     if retention_days == 0 {
         errors.push(err("store.retention_days", "must be at least 1; activity records are evidence a school may need"));
     }
+    let proxy = proxy_settings(&raw.proxy, base, errors);
     ServiceSettings {
+        proxy,
         dns_listen,
         upstreams,
         upstream_timeout: Duration::from_millis(d.upstream_timeout_ms.unwrap_or(700)),
@@ -403,6 +459,78 @@ fn service_settings(raw: &RawConfig, base: &Path, errors: &mut Vec<PolicyError>)
         retention_days,
         store_queue: raw.store.queue.unwrap_or(65_536),
         metrics_listen,
+    }
+}
+
+fn proxy_settings(p: &raw::RawProxy, base: &Path, errors: &mut Vec<PolicyError>) -> ProxySettings {
+    let addrs = |field: &str, list: Option<&Vec<String>>, default: &[&str], errors: &mut Vec<PolicyError>| -> Vec<SocketAddr> {
+        let owned: Vec<String> = match list {
+            Some(l) => l.clone(),
+            None => default.iter().map(|s| s.to_string()).collect(),
+        };
+        owned
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| match t.parse::<SocketAddr>() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    errors.push(err(&format!("proxy.{field}[{i}]"), format!("`{t}` is not an address with a port, such as 0.0.0.0:3128")));
+                    None
+                }
+            })
+            .collect()
+    };
+    let ms = |field: &str, v: Option<u64>, default: u64, errors: &mut Vec<PolicyError>| -> Duration {
+        let v = v.unwrap_or(default);
+        if v == 0 {
+            errors.push(err(&format!("proxy.{field}"), "must be greater than zero"));
+        }
+        Duration::from_millis(v.max(1))
+    };
+    let count = |field: &str, v: Option<usize>, default: usize, errors: &mut Vec<PolicyError>| -> usize {
+        let v = v.unwrap_or(default);
+        if v == 0 {
+            errors.push(err(&format!("proxy.{field}"), "must be greater than zero"));
+        }
+        v.max(1)
+    };
+    let connect_ports = p.connect_ports.clone().unwrap_or_else(|| vec![443]);
+    if connect_ports.iter().any(|&port| port == 0) {
+        errors.push(err("proxy.connect_ports", "port 0 is not a port"));
+    }
+    let max_header_bytes = count("max_header_bytes", p.max_header_bytes, 64 * 1024, errors);
+    if max_header_bytes < 1024 {
+        errors.push(err("proxy.max_header_bytes", "must be at least 1024: real browsers send heads of several hundred bytes"));
+    }
+    let pages = &p.pages;
+    let require_auth = p.require_auth.unwrap_or(false);
+    let users_file = p.users_file.as_ref().map(|f| base.join(f));
+    if require_auth && users_file.is_none() {
+        errors.push(err("proxy.require_auth", "sign-in is required but no `users_file` gives the accounts to check against"));
+    }
+    ProxySettings {
+        listen: addrs("listen", p.listen.as_ref(), &[DEFAULT_PROXY_LISTEN], errors),
+        transparent_http: addrs("transparent_http", p.transparent_http.as_ref(), &[], errors),
+        transparent_https: addrs("transparent_https", p.transparent_https.as_ref(), &[], errors),
+        require_auth,
+        realm: p.realm.clone().unwrap_or_else(|| "Haven web filter".into()),
+        users_file,
+        connect_ports,
+        header_timeout: ms("header_timeout_ms", p.header_timeout_ms, 10_000, errors),
+        idle_timeout: ms("idle_timeout_ms", p.idle_timeout_ms, 120_000, errors),
+        connect_timeout: ms("connect_timeout_ms", p.connect_timeout_ms, 10_000, errors),
+        response_timeout: ms("response_timeout_ms", p.response_timeout_ms, 60_000, errors),
+        hello_timeout: ms("hello_timeout_ms", p.hello_timeout_ms, 10_000, errors),
+        max_header_bytes,
+        max_headers: count("max_headers", p.max_headers, 100, errors),
+        max_connections: count("max_connections", p.max_connections, 20_000, errors),
+        allow_loopback_origins: p.allow_loopback_origins.unwrap_or(false),
+        school_name: pages.school_name.clone().unwrap_or_else(|| "Your school".into()),
+        logo_url: pages.logo_url.clone(),
+        dsl_contact: pages.dsl_contact.clone().unwrap_or_else(|| "your Designated Safeguarding Lead".into()),
+        unblock_url: pages.unblock_url.clone().unwrap_or_else(|| "/haven/unblock".into()),
+        worry_url: pages.worry_url.clone().unwrap_or_else(|| "/haven/worry".into()),
+        appeal_url: pages.appeal_url.clone().unwrap_or_else(|| "https://www.iwf.org.uk/about-us/complaints/".into()),
     }
 }
 
@@ -447,6 +575,7 @@ fn merge(mut base: RawConfig, over: RawConfig) -> RawConfig {
     base.dns = over.dns;
     base.store = over.store;
     base.metrics = over.metrics;
+    base.proxy = over.proxy;
     base
 }
 

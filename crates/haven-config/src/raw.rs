@@ -46,6 +46,68 @@ pub struct RawConfig {
     /// The Prometheus metrics and local control endpoint.
     #[serde(default)]
     pub metrics: RawMetrics,
+    /// The filtering web proxy.
+    #[serde(default)]
+    pub proxy: RawProxy,
+}
+
+/// `[proxy]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProxy {
+    /// Explicit proxy addresses (`0.0.0.0:3128` in a school); `[]` turns the proxy off.
+    pub listen: Option<Vec<String>>,
+    /// Transparent port-80 addresses (redirected traffic, and the block page address).
+    pub transparent_http: Option<Vec<String>>,
+    /// Transparent port-443 addresses (redirected TLS, decided on the SNI).
+    pub transparent_https: Option<Vec<String>>,
+    /// Answer 407 to clients that do not sign in.
+    pub require_auth: Option<bool>,
+    /// The browser's sign-in prompt title.
+    pub realm: Option<String>,
+    /// File of `user:$argon2id$...` lines for proxy sign-in.
+    pub users_file: Option<String>,
+    /// Ports CONNECT may reach.
+    pub connect_ports: Option<Vec<u16>>,
+    /// Time for a whole request head.
+    pub header_timeout_ms: Option<u64>,
+    /// Idle connections are closed after this long.
+    pub idle_timeout_ms: Option<u64>,
+    /// Time to connect to an origin.
+    pub connect_timeout_ms: Option<u64>,
+    /// Time for an origin's response head.
+    pub response_timeout_ms: Option<u64>,
+    /// Time for a TLS ClientHello.
+    pub hello_timeout_ms: Option<u64>,
+    /// Largest request head in bytes.
+    pub max_header_bytes: Option<usize>,
+    /// Most header lines in a request.
+    pub max_headers: Option<usize>,
+    /// Most client connections at once.
+    pub max_connections: Option<usize>,
+    /// Allow fetching from this machine's loopback addresses (tests only).
+    pub allow_loopback_origins: Option<bool>,
+    /// Block page branding and links.
+    #[serde(default)]
+    pub pages: RawPages,
+}
+
+/// `[proxy.pages]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPages {
+    /// The school's name.
+    pub school_name: Option<String>,
+    /// The school's logo image address.
+    pub logo_url: Option<String>,
+    /// How to reach the DSL.
+    pub dsl_contact: Option<String>,
+    /// Where "ask for this site to be unblocked" goes.
+    pub unblock_url: Option<String>,
+    /// Where "tell someone you're worried" goes.
+    pub worry_url: Option<String>,
+    /// The illegal-content page's appeal route.
+    pub appeal_url: Option<String>,
 }
 
 /// `[dns]`.

@@ -14,7 +14,7 @@ use hickory_proto::op::{Message, MessageType};
 
 use crate::config::DnsConfig;
 use crate::handler::{MAX_UDP_PAYLOAD, MIN_UDP_PAYLOAD, RequestHandler, Transport};
-use crate::identify::SnapshotIdentity;
+use haven_identity::SnapshotIdentity;
 
 /// A small fixed school: a floor entry, gambling and proxy lists, a pupil network with safe
 /// search and the block page, and a fail-closed fallback. `None` only if the policy core refuses it.

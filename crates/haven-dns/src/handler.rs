@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use crate::cache::{Cache, Entry, Key};
 use crate::config::DnsConfig;
 use crate::error::DnsError;
-use crate::identify::Identify;
+use haven_identity::Identify;
 use crate::metrics::{DnsMetrics, Outcome};
 use crate::upstream::{Forwarder, UpstreamError};
 use crate::wire::{self, Head, OwnedQuery, Sections};
@@ -360,6 +360,7 @@ impl RequestHandler {
             flags: draft.flags,
             upstream: draft.upstream,
             latency_us: u32::try_from(latency.as_micros()).unwrap_or(u32::MAX),
+            web: None,
         };
         if !self.sink.record(event) {
             self.metrics.event_dropped();

@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::DnsConfig;
 use crate::error::DnsError;
 use crate::handler::{Inline, RequestHandler, Transport};
-use crate::identify::Identify;
+use haven_identity::Identify;
 use crate::metrics::DnsMetrics;
 
 /// Queries one TCP connection may have in flight at once (RFC 7766 pipelining).

@@ -214,6 +214,7 @@ fn templates() -> Vec<Event> {
                 flags: if i % 500 == 0 { Flags::BYPASS } else { Flags::default() },
                 upstream: (!blocked).then(|| "NOERROR".into()),
                 latency_us: i % 5000,
+                web: None,
             }
         })
         .collect()

@@ -26,6 +26,6 @@ pub use error::StoreError;
 pub use query::{Action, ActivityQuery, Cursor, DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT};
 pub use retention::{DEFAULT_RETENTION_DAYS, PruneReport, Retention, RetentionRecord};
 pub use row::StoredEvent;
-pub use schema::SCHEMA_VERSION;
+pub use schema::{MIGRATION_COUNT, SCHEMA_VERSION};
 pub use store::{Backend, SQLITE_FILE_NAME, Store, StoreOptions};
 pub use writer::{EventWriter, MAX_FLUSH_INTERVAL, WriterConfig, WriterStats};

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use haven_activity::{Channel, Event, Flags};
+use haven_activity::{Channel, Event, Flags, WebDetail};
 use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -13,7 +13,7 @@ use crate::query::Cursor;
 
 /// The columns every SELECT of events reads, in the order `EventRow` decodes them.
 pub(crate) const SELECT_COLUMNS: &str = "id, time_ms, channel, client, device, user_name, grp, name, qtype, action, category, \
-                                         rule, list_source, list_entry, flags, upstream, latency_us";
+                                         rule, list_source, list_entry, flags, upstream, latency_us, sni, status, bytes_up, bytes_down";
 
 /// An event read back from the store, with the id that names it for good.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +49,10 @@ pub(crate) struct EventRef<'a> {
     pub(crate) flags: u8,
     pub(crate) upstream: Option<&'a str>,
     pub(crate) latency_us: i64,
+    pub(crate) sni: Option<&'a str>,
+    pub(crate) status: Option<i32>,
+    pub(crate) bytes_up: Option<i64>,
+    pub(crate) bytes_down: Option<i64>,
 }
 
 impl<'a> EventRef<'a> {
@@ -70,6 +74,10 @@ impl<'a> EventRef<'a> {
             flags: ev.flags.bits(),
             upstream: ev.upstream.as_deref(),
             latency_us: i64::from(ev.latency_us),
+            sni: ev.web.as_ref().and_then(|w| w.sni.as_deref()),
+            status: ev.web.as_ref().map(|w| i32::from(w.status)),
+            bytes_up: ev.web.as_ref().map(|w| i64::try_from(w.bytes_up).unwrap_or(i64::MAX)),
+            bytes_down: ev.web.as_ref().map(|w| i64::try_from(w.bytes_down).unwrap_or(i64::MAX)),
         }
     }
 }
@@ -93,6 +101,10 @@ pub(crate) struct EventRow {
     flags: i64,
     upstream: Option<String>,
     latency_us: i64,
+    sni: Option<String>,
+    status: Option<i64>,
+    bytes_up: Option<i64>,
+    bytes_down: Option<i64>,
 }
 
 /// Read the columns of `SELECT_COLUMNS` by position; `$flags` is the driver's integer type for
@@ -118,6 +130,10 @@ macro_rules! decode_row {
             flags: i64::from(row.try_get::<$flags, _>(14)?),
             upstream: row.try_get(15)?,
             latency_us: row.try_get(16)?,
+            sni: row.try_get(17)?,
+            status: row.try_get::<Option<$flags>, _>(18)?.map(i64::from),
+            bytes_up: row.try_get(19)?,
+            bytes_down: row.try_get(20)?,
         })
     }};
 }
@@ -140,6 +156,15 @@ impl EventRow {
         let client: IpAddr = self.client.parse().map_err(|_| corrupt("client", self.client.clone()))?;
         let flags = u8::try_from(self.flags).map_err(|_| corrupt("flags", self.flags.to_string()))?;
         let latency_us = u32::try_from(self.latency_us).map_err(|_| corrupt("latency_us", self.latency_us.to_string()))?;
+        let web = match self.status {
+            None => None,
+            Some(status) => Some(WebDetail {
+                sni: self.sni,
+                status: u16::try_from(status).map_err(|_| corrupt("status", status.to_string()))?,
+                bytes_up: self.bytes_up.and_then(|b| u64::try_from(b).ok()).unwrap_or(0),
+                bytes_down: self.bytes_down.and_then(|b| u64::try_from(b).ok()).unwrap_or(0),
+            }),
+        };
         Ok(StoredEvent {
             id,
             event: Event {
@@ -159,6 +184,7 @@ impl EventRow {
                 flags: Flags::from_bits(flags),
                 upstream: self.upstream,
                 latency_us,
+                web,
             },
         })
     }

@@ -12,7 +12,10 @@ use crate::error::StoreError;
 use crate::store::{Db, Store};
 
 /// The newest schema version this build knows; a freshly opened store is at this version.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 3;
+
+/// How many migrations this build knows (versions may have gaps: numbers are reserved per feature).
+pub const MIGRATION_COUNT: i64 = MIGRATIONS.len() as i64;
 
 /// One schema step, written once per backend.
 struct Migration {
@@ -22,12 +25,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "events, their indexes, and the retention log",
-    sqlite: include_str!("../migrations/sqlite/0001_activity.sql"),
-    postgres: include_str!("../migrations/postgres/0001_activity.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "events, their indexes, and the retention log",
+        sqlite: include_str!("../migrations/sqlite/0001_activity.sql"),
+        postgres: include_str!("../migrations/postgres/0001_activity.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "web request detail on events: SNI, status, bytes each way",
+        sqlite: include_str!("../migrations/sqlite/0003_web_detail.sql"),
+        postgres: include_str!("../migrations/postgres/0003_web_detail.sql"),
+    },
+];
 
 const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS haven_schema (\
     version BIGINT PRIMARY KEY, description TEXT NOT NULL, applied_ms BIGINT NOT NULL)";

@@ -249,20 +249,20 @@ async fn checkpointer(store: Weak<Inner>) {
     }
 }
 
-/// Rows per SQLite INSERT statement at most: 512 rows x 16 columns stays far below SQLite's
+/// Rows per SQLite INSERT statement at most: 512 rows x 20 columns stays far below SQLite's
 /// 32,766 bound-parameter limit.
 const SQLITE_MAX_ROWS_PER_STATEMENT: usize = 512;
 
 /// Column list shared by both INSERTs.
 const INSERT_COLUMNS: &str = "time_ms, channel, client, device, user_name, grp, name, qtype, action, category, rule, \
-                              list_source, list_entry, flags, upstream, latency_us";
+                              list_source, list_entry, flags, upstream, latency_us, sni, status, bytes_up, bytes_down";
 
 /// SQLite multi-row INSERT texts for 1, 2, 4, ... 512 rows. A batch is split into these
 /// power-of-two chunks, so at most ten distinct statements are ever prepared and cached.
 fn sqlite_insert_sql(rows: usize) -> &'static str {
     static SQL: OnceLock<Vec<String>> = OnceLock::new();
     let all = SQL.get_or_init(|| {
-        let one = format!("({})", ["?"; 16].join(", "));
+        let one = format!("({})", ["?"; 20].join(", "));
         let mut v = Vec::new();
         let mut n = 1;
         while n <= SQLITE_MAX_ROWS_PER_STATEMENT {
@@ -317,7 +317,11 @@ async fn insert_sqlite(pool: &SqlitePool, events: &[Event]) -> Result<u64, sqlx:
                 .bind(r.list_entry)
                 .bind(r.flags)
                 .bind(r.upstream)
-                .bind(r.latency_us);
+                .bind(r.latency_us)
+                .bind(r.sni)
+                .bind(r.status)
+                .bind(r.bytes_up)
+                .bind(r.bytes_down);
         }
         written += q.execute(&mut *tx).await?.rows_affected();
         rest = tail;
@@ -336,7 +340,7 @@ async fn insert_postgres(pool: &PgPool, events: &[Event]) -> Result<u64, sqlx::E
     // COPY is PostgreSQL's bulk path: one statement per batch, rows streamed in order, no
     // per-row executor work. A COPY is atomic: the whole batch lands or none of it.
     const SQL: &str = "COPY events (time_ms, channel, client, device, user_name, grp, name, qtype, action, category, rule, \
-                       list_source, list_entry, flags, upstream, latency_us) FROM STDIN";
+                       list_source, list_entry, flags, upstream, latency_us, sni, status, bytes_up, bytes_down) FROM STDIN";
     let mut buf = Vec::with_capacity(events.len() * 160);
     for ev in events {
         copy_row(&mut buf, &EventRef::new(ev));
@@ -365,7 +369,27 @@ fn copy_row(out: &mut Vec<u8>, r: &EventRef<'_>) {
     copy_text(out, r.list_entry);
     let _ = write!(out, "{}\t", r.flags);
     copy_text(out, r.upstream);
-    let _ = writeln!(out, "{}", r.latency_us);
+    let _ = write!(out, "{}\t", r.latency_us);
+    copy_text(out, r.sni);
+    copy_int(out, r.status.map(i64::from));
+    copy_int(out, r.bytes_up);
+    match r.bytes_down {
+        Some(v) => {
+            let _ = writeln!(out, "{v}");
+        }
+        None => out.extend_from_slice(b"\\N\n"),
+    }
+}
+
+/// An integer field and its tab.
+fn copy_int(out: &mut Vec<u8>, v: Option<i64>) {
+    use std::io::Write as _;
+    match v {
+        Some(v) => {
+            let _ = write!(out, "{v}\t");
+        }
+        None => out.extend_from_slice(b"\\N\t"),
+    }
 }
 
 /// A text field and its tab; PostgreSQL text cannot hold NUL, so NUL becomes U+FFFD.
@@ -469,7 +493,7 @@ mod tests {
         assert_eq!(chunk_len(512), 512);
         assert_eq!(chunk_len(100_000), 512);
         for n in [1, 2, 4, 512] {
-            assert_eq!(sqlite_insert_sql(n).matches('?').count(), 16 * n);
+            assert_eq!(sqlite_insert_sql(n).matches('?').count(), 20 * n);
         }
     }
 }

@@ -30,7 +30,7 @@ mod common {
     use std::net::IpAddr;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    use haven_activity::{Channel, Event, Flags};
+    pub use haven_activity::{Channel, Event, Flags, WebDetail};
     use haven_store::{Backend, Store};
     use jiff::Timestamp;
     use sqlx::Connection;
@@ -69,6 +69,7 @@ mod common {
             flags: Flags::default(),
             upstream: Some("NOERROR".into()),
             latency_us: 1200,
+            web: None,
         }
     }
 
@@ -184,7 +185,7 @@ mod migrations {
     //! Schema from empty, re-opening, and refusing a newer schema.
 
     use haven_activity::EventSink as _;
-    use haven_store::{ActivityQuery, SCHEMA_VERSION, Store, StoreError};
+    use haven_store::{ActivityQuery, MIGRATION_COUNT, SCHEMA_VERSION, Store, StoreError};
 
     use crate::common::*;
 
@@ -195,7 +196,7 @@ mod migrations {
         for table in ["events", "retention_log", "haven_schema"] {
             assert_eq!(scalar(&ctx, &format!("SELECT COUNT(*) FROM {table} WHERE 1 = 0")).await, 0, "{table} exists");
         }
-        assert_eq!(scalar(&ctx, "SELECT COUNT(*) FROM haven_schema").await, SCHEMA_VERSION);
+        assert_eq!(scalar(&ctx, "SELECT COUNT(*) FROM haven_schema").await, MIGRATION_COUNT);
         assert_eq!(ctx.store.insert_batch(&[event(T0, "a", "x.test")]).await.unwrap(), 1);
         let _ = haven_activity::Discard.record(event(T0, "a", "x.test"));
     }
@@ -209,7 +210,7 @@ mod migrations {
             again.close().await;
         }
         // Each migration is recorded exactly once.
-        assert_eq!(scalar(&ctx, "SELECT COUNT(*) FROM haven_schema").await, SCHEMA_VERSION);
+        assert_eq!(scalar(&ctx, "SELECT COUNT(*) FROM haven_schema").await, MIGRATION_COUNT);
     }
 
     async fn newer_schema_is_refused(ctx: Ctx) {
@@ -721,6 +722,7 @@ mod roundtrip {
             flags: Flags::from_bits(0xff),
             upstream: Some("SERVFAIL".into()),
             latency_us: u32::MAX,
+            web: Some(WebDetail { sni: Some("tab\there.example".into()), status: 403, bytes_up: u64::from(u32::MAX) * 4, bytes_down: 0 }),
         };
         let minimal = Event {
             time: ts(0),
@@ -739,10 +741,15 @@ mod roundtrip {
             flags: Flags::default(),
             upstream: Some(String::new()),
             latency_us: 0,
+            web: None,
+        };
+        let web_no_sni = Event {
+            web: Some(WebDetail { sni: None, status: 502, bytes_up: 12, bytes_down: 345 }),
+            ..event(T0 + 2, "ben", "http://example.org/")
         };
         let mut typical = event(T0 + 1, "amy", "www.bbc.co.uk");
         typical.flags = all_flags;
-        vec![full, minimal, typical]
+        vec![full, minimal, typical, web_no_sni]
     }
 
     async fn every_field_round_trips(ctx: Ctx) {

@@ -9,7 +9,7 @@ mod serve;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use haven_config::{Config, ConfigError};
 
@@ -41,6 +41,27 @@ enum Command {
     Reload,
     /// Search the activity log.
     Activity(activity::ActivityArgs),
+    /// Print a proxy users-file line for USER, reading the password from standard input.
+    ProxyUser {
+        /// The user name, as the policy's directory knows it (`j.smith`).
+        user: String,
+    },
+}
+
+/// `haven proxy-user`: hash a password read from standard input into a users-file line.
+fn proxy_user(user: &str) -> Result<ExitCode> {
+    if user.is_empty() || user.contains(':') || user.contains(char::is_whitespace) {
+        anyhow::bail!("a user name must be non-empty, with no `:` and no spaces");
+    }
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password).context("reading the password from standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        anyhow::bail!("no password on standard input");
+    }
+    let hash = haven_proxy::hash_password(password).map_err(anyhow::Error::msg)?;
+    println!("{user}:{hash}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Exit codes per stage, so scripts can tell a bad configuration from a failed load.
@@ -67,6 +88,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve => serve::run(cli.config.clone(), config),
         Command::Reload => serve::request_reload(config.service()),
         Command::Activity(args) => activity::run(&config, &args),
+        Command::ProxyUser { user } => proxy_user(&user),
         Command::Lists { command } => lists::run(&config, command),
         Command::Check(args) => check::run(&config, &args),
         Command::Config => {

@@ -1,5 +1,5 @@
-//! `haven serve`: the filtering DNS service, the activity log writer, retention, metrics, and
-//! reload on SIGHUP or `haven reload`, all sharing one policy snapshot.
+//! `haven serve`: the filtering DNS service, the web proxy, the activity log writer, retention,
+//! metrics, and reload on SIGHUP or `haven reload`, all sharing one policy snapshot.
 //!
 //! Order of work: the configuration is parsed and every list loaded before any port is bound, so
 //! a bad file never leaves a half-started service. Shutdown stops the listeners, drains queries in
@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use haven_config::{Config, ServiceSettings};
+use haven_config::{Config, ProxySettings, ServiceSettings};
 use haven_dns::{DnsConfig, DnsServer, SnapshotIdentity, Upstream};
 use haven_policy::PolicyHandle;
+use haven_proxy::{Authenticate, NoAccounts, PageSettings, PasswordFile, ProxyConfig, ProxyParts, ProxyServer, UpstreamResolver};
 use haven_store::{EventWriter, Retention, Store, WriterConfig};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -88,7 +89,59 @@ pub fn dns_config(s: &ServiceSettings) -> DnsConfig {
     }
 }
 
+/// Map checked settings onto the proxy's configuration.
+pub fn proxy_config(p: &ProxySettings) -> ProxyConfig {
+    ProxyConfig {
+        listen: p.listen.clone(),
+        transparent_http: p.transparent_http.clone(),
+        transparent_https: p.transparent_https.clone(),
+        require_auth: p.require_auth,
+        realm: p.realm.clone(),
+        connect_ports: p.connect_ports.clone(),
+        header_timeout: p.header_timeout,
+        idle_timeout: p.idle_timeout,
+        connect_timeout: p.connect_timeout,
+        response_timeout: p.response_timeout,
+        hello_timeout: p.hello_timeout,
+        max_header_bytes: p.max_header_bytes,
+        max_headers: p.max_headers,
+        max_connections: p.max_connections,
+        allow_loopback_origins: p.allow_loopback_origins,
+        pages: PageSettings {
+            school_name: p.school_name.clone(),
+            logo_url: p.logo_url.clone(),
+            dsl_contact: p.dsl_contact.clone(),
+            unblock_url: p.unblock_url.clone(),
+            worry_url: p.worry_url.clone(),
+            appeal_url: p.appeal_url.clone(),
+        },
+        ..ProxyConfig::default()
+    }
+}
+
+/// True when any proxy listener is configured.
+fn proxy_enabled(p: &ProxySettings) -> bool {
+    !(p.listen.is_empty() && p.transparent_http.is_empty() && p.transparent_https.is_empty())
+}
+
+/// Everything the proxy needs that is read from disk, loaded before any port is bound.
+fn proxy_accounts(p: &ProxySettings) -> Result<Arc<dyn Authenticate>> {
+    Ok(match &p.users_file {
+        Some(path) => {
+            let file = PasswordFile::load(path)?;
+            tracing::info!(path = %path.display(), accounts = file.len(), "proxy sign-in accounts loaded");
+            Arc::new(file)
+        }
+        None => Arc::new(NoAccounts),
+    })
+}
+
 async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: Arc<PolicyHandle>) -> Result<ExitCode> {
+    let proxy_auth = proxy_accounts(&settings.proxy)?;
+    let proxy_resolvers: Vec<SocketAddr> = settings.upstreams.iter().filter(|u| u.tls_name.is_none()).map(|u| u.addr).collect();
+    if proxy_enabled(&settings.proxy) && proxy_resolvers.is_empty() {
+        anyhow::bail!("the proxy looks up origins through the plain DNS upstreams in [dns] upstreams, and every upstream is DNS over TLS; add a plain one");
+    }
     let store =
         Store::open(&settings.store_url).await.with_context(|| format!("opening the activity store {}", redact(&settings.store_url)))?;
     let writer = Arc::new(
@@ -100,6 +153,21 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
         .context("starting the DNS service")?;
     let addrs = dns.local_addrs();
     tracing::info!(udp = ?addrs.udp, tcp = ?addrs.tcp, store = %redact(&settings.store_url), "DNS service answering");
+    let proxy = if proxy_enabled(&settings.proxy) {
+        let parts = ProxyParts {
+            policy: handle.clone(),
+            identify: Arc::new(SnapshotIdentity),
+            auth: proxy_auth,
+            resolver: Arc::new(UpstreamResolver::new(proxy_resolvers, settings.upstream_timeout)),
+            sink: writer.clone(),
+        };
+        let p = ProxyServer::bind(proxy_config(&settings.proxy), parts).await.context("starting the web proxy")?;
+        let a = p.local_addrs();
+        tracing::info!(explicit = ?a.explicit, transparent_http = ?a.transparent_http, transparent_https = ?a.transparent_https, "web proxy serving");
+        Some(p)
+    } else {
+        None
+    };
 
     let counters = Arc::new(ServiceCounters::default());
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
@@ -108,6 +176,7 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
         .with_context(|| format!("binding the metrics endpoint {}", settings.metrics_listen))?;
     tracing::info!(addr = %settings.metrics_listen, "metrics and control endpoint at /metrics, /-/healthy, POST /-/reload");
     let dns_metrics = dns.metrics();
+    let proxy_metrics = proxy.as_ref().map(ProxyServer::metrics);
     let metrics_task = {
         let (writer, counters, reload_tx) = (writer.clone(), counters.clone(), reload_tx.clone());
         tokio::spawn(async move {
@@ -116,6 +185,9 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
                 move || {
                     let mut out = String::new();
                     dns_metrics.render_prometheus(&mut out);
+                    if let Some(p) = &proxy_metrics {
+                        p.render_prometheus(&mut out);
+                    }
                     render_service_metrics(&mut out, &writer, &counters);
                     out
                 },
@@ -166,6 +238,9 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
     metrics_task.abort();
     retention_task.abort();
     dns.shutdown().await;
+    if let Some(p) = proxy {
+        p.shutdown().await;
+    }
     match writer.shutdown().await {
         Ok(stats) => tracing::info!(written = stats.written, dropped = stats.dropped, "activity log flushed"),
         Err(e) => tracing::error!(error = %e, "activity log flush failed"),

@@ -1,5 +1,8 @@
 //! Who is behind a client address: the one interface identity sources plug into.
 //!
+//! Shared by every front end (DNS, proxy), so a captive-portal or RADIUS session that binds an
+//! address to a person counts for both without either knowing where it came from.
+//!
 //! The default, [`SnapshotIdentity`], hands the address to the policy snapshot's directory (fixed
 //! device addresses, then CIDR networks; unknown addresses get the fail-closed fallback group).
 //! Captive-portal or RADIUS sources can later implement [`Identify`] and fill in the user.
