@@ -216,11 +216,26 @@ mod tests {
     fn not_tls_and_garbage_are_refused() {
         assert_eq!(peek_server_name(b"GET / HTTP/1.1\r\n"), Err(HelloError::NotTls(b'G')));
         let mut bad = hello(Some("x.example"));
-        bad[9] = 0x02; // handshake type ServerHello
+        bad[5] = 0x02; // handshake type ServerHello
         assert!(matches!(peek_server_name(&bad), Err(HelloError::Malformed(_))));
         let mut lying = hello(Some("x.example"));
         lying[50] = 0xff; // the extensions length now runs past the end of the message
         assert_eq!(peek_server_name(&lying), Err(HelloError::Malformed("extensions")));
         assert_eq!(peek_server_name(&[0x16, 0x03, 0x01, 0xff, 0xff]), Err(HelloError::TooLarge));
+    }
+}
+
+/// The body of the `client_hello` fuzz target, also run by the normal tests: any bytes, no panic,
+/// and a prefix never contradicts the whole (it is `NeedMore`, or the same answer).
+pub fn fuzz_body(data: &[u8]) {
+    let whole = peek_server_name(data);
+    if let Ok(Peek::Hello(Some(name))) = &whole {
+        assert!(!name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic()), "server names are printable ASCII");
+    }
+    for cut in [data.len() / 3, data.len() / 2, data.len().saturating_sub(1)] {
+        match peek_server_name(&data[..cut]) {
+            Ok(Peek::NeedMore) | Err(_) => {}
+            prefix => assert_eq!(prefix, whole, "a prefix decided differently from the whole"),
+        }
     }
 }

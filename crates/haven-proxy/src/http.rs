@@ -299,11 +299,7 @@ impl Conn {
     fn failed(&self, mut draft: Draft, failure: Failure, host: &str) -> Response<ProxyBody> {
         let s = &self.shared;
         let (status, heading, explanation) = failure.page();
-        if status == 504 {
-            ProxyMetrics::inc(&s.metrics.gateway_timeout);
-        } else {
-            ProxyMetrics::inc(&s.metrics.bad_gateway);
-        }
+        failure.count(&s.metrics);
         draft.status(status);
         draft.upstream(failure.word());
         let page = s.pages.problem(status, host, heading, &explanation);
@@ -335,6 +331,15 @@ impl Failure {
             Failure::Timeout => (504, "This website is taking too long", "The website did not answer in time. Try again later.".into()),
             Failure::Broken(e) => (502, "This website sent a broken answer", format!("The connection to the website failed ({e}).")),
             Failure::Loop => (403, "This address cannot be fetched", "The web filter does not fetch pages from its own machine.".into()),
+        }
+    }
+
+    /// Count it in the 502 or 504 metric.
+    pub(crate) fn count(&self, m: &ProxyMetrics) {
+        match self {
+            Failure::Timeout => ProxyMetrics::inc(&m.gateway_timeout),
+            Failure::Loop => ProxyMetrics::inc(&m.bad_requests),
+            _ => ProxyMetrics::inc(&m.bad_gateway),
         }
     }
 

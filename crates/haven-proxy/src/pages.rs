@@ -113,19 +113,19 @@ impl Pages {
         let group = &*d.group.title;
         let why_simple = match d.decided_by {
             DecidedBy::Category(Verdict::BlockedOutsideWindows(mask)) => format!(
-                "This website is about {}. {} can only use it at certain times: {}.",
-                title.to_lowercase(),
+                "This website is in the category “{}”. {} can only use it at certain times: {}.",
+                title,
                 group,
                 snap.policy().window_titles(mask).join(", ")
             ),
             DecidedBy::Category(Verdict::BlockedNotNominated) => {
-                format!("This website is about {}. Only people the school has chosen can use it.", title.to_lowercase())
+                format!("This website is in the category “{title}”. Only people the school has chosen can use it.")
             }
             DecidedBy::SiteEntry(e) => format!("The school has blocked this website for {group}. The reason given: {}.", e.reason),
             DecidedBy::GroupDefault => format!("This website is not on the list of websites {group} can use."),
             _ => match category.map(|c| c.kind) {
                 Some(CategoryKind::Security) => "This website could harm your device or steal information.".to_string(),
-                _ => format!("This website is about {}, which the school does not allow for {group}.", title.to_lowercase()),
+                _ => format!("This website is in the category “{title}”, which the school does not allow for {group}."),
             },
         };
         let list = d.hit.map(|h| format!("{} ({})", h.source.name, h.entry));

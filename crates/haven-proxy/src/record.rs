@@ -33,25 +33,7 @@ impl Draft {
         Draft {
             started: Instant::now(),
             time,
-            event: Event {
-                time,
-                channel: Channel::Proxy,
-                client,
-                device: None,
-                user: None,
-                group: String::new(),
-                name,
-                qtype: method.to_string(),
-                action: "allow".into(),
-                category: None,
-                rule: String::new(),
-                list_source: None,
-                list_entry: None,
-                flags: Flags::default(),
-                upstream: None,
-                latency_us: 0,
-                web: Some(WebDetail::default()),
-            },
+            event: Event { qtype: method.to_string(), name, web: Some(WebDetail::default()), ..blank(time, client) },
             sink,
             metrics,
         }
@@ -137,24 +119,25 @@ impl Draft {
         }
         self.metrics.bytes_up.fetch_add(up, Ordering::Relaxed);
         self.metrics.bytes_down.fetch_add(down, Ordering::Relaxed);
-        let event = std::mem::replace(e, placeholder());
+        let event = std::mem::replace(e, blank(Timestamp::UNIX_EPOCH, IpAddr::from([0, 0, 0, 0])));
         if !self.sink.record(event) {
             ProxyMetrics::inc(&self.metrics.events_dropped);
         }
     }
 }
 
-fn placeholder() -> Event {
+/// An event with nothing decided yet.
+fn blank(time: Timestamp, client: IpAddr) -> Event {
     Event {
-        time: Timestamp::UNIX_EPOCH,
+        time,
         channel: Channel::Proxy,
-        client: IpAddr::from([0, 0, 0, 0]),
+        client,
         device: None,
         user: None,
         group: String::new(),
         name: String::new(),
         qtype: String::new(),
-        action: String::new(),
+        action: "allow".into(),
         category: None,
         rule: String::new(),
         list_source: None,

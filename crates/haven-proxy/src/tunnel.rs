@@ -78,11 +78,7 @@ pub(crate) async fn connect(shared: Arc<Shared>, req: Request<Incoming>, who: Ow
         Ok(s) => s,
         Err(f) => {
             let (status, heading, _) = f.page();
-            if status == 504 {
-                ProxyMetrics::inc(&shared.metrics.gateway_timeout);
-            } else {
-                ProxyMetrics::inc(&shared.metrics.bad_gateway);
-            }
+            f.count(&shared.metrics);
             draft.status(status);
             draft.upstream(f.word());
             draft.finish(0, 0);
@@ -143,6 +139,7 @@ pub(crate) async fn transparent(shared: Arc<Shared>, mut client: TcpStream, peer
     let origin = match connect_origin(&shared, &name, port, original).await {
         Ok(o) => o,
         Err(f) => {
+            f.count(&shared.metrics);
             draft.status(f.page().0);
             draft.upstream(f.word());
             draft.finish(0, 0);

@@ -118,7 +118,7 @@ fn parse_span(text: &str) -> Result<SignedDuration> {
     Ok(SignedDuration::from_hours(hours))
 }
 
-const COLUMNS: [&str; 14] = [
+const COLUMNS: [&str; 19] = [
     "time",
     "client",
     "device",
@@ -133,9 +133,14 @@ const COLUMNS: [&str; 14] = [
     "list_entry",
     "flags",
     "upstream",
+    "channel",
+    "sni",
+    "status",
+    "bytes_up",
+    "bytes_down",
 ];
 
-fn fields(e: &StoredEvent, tz: &jiff::tz::TimeZone) -> [String; 14] {
+fn fields(e: &StoredEvent, tz: &jiff::tz::TimeZone) -> [String; 19] {
     let ev = &e.event;
     let mut flags = Vec::new();
     for (f, word) in [
@@ -143,6 +148,7 @@ fn fields(e: &StoredEvent, tz: &jiff::tz::TimeZone) -> [String; 14] {
         (haven_activity::Flags::SAFE_SEARCH, "safe_search"),
         (haven_activity::Flags::ILLEGAL, "illegal"),
         (haven_activity::Flags::CACHED, "cached"),
+        (haven_activity::Flags::HOST_ONLY, "host_only"),
     ] {
         if ev.flags.contains(f) {
             flags.push(word);
@@ -164,6 +170,11 @@ fn fields(e: &StoredEvent, tz: &jiff::tz::TimeZone) -> [String; 14] {
         opt(&ev.list_entry),
         flags.join("+"),
         opt(&ev.upstream),
+        ev.channel.as_str().to_string(),
+        ev.web.as_ref().and_then(|w| w.sni.clone()).unwrap_or_default(),
+        ev.web.as_ref().map(|w| w.status.to_string()).unwrap_or_default(),
+        ev.web.as_ref().map(|w| w.bytes_up.to_string()).unwrap_or_default(),
+        ev.web.as_ref().map(|w| w.bytes_down.to_string()).unwrap_or_default(),
     ]
 }
 
@@ -192,7 +203,7 @@ fn print_rows(rows: &[StoredEvent], format: Format, tz: &jiff::tz::TimeZone) {
         }
         Format::Table => {
             let shown = [0usize, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-            let table: Vec<[String; 14]> = rows.iter().map(|r| fields(r, tz)).collect();
+            let table: Vec<[String; 19]> = rows.iter().map(|r| fields(r, tz)).collect();
             let widths: Vec<usize> =
                 shown.iter().map(|&i| table.iter().map(|f| f[i].len()).max().unwrap_or(0).max(COLUMNS[i].len())).collect();
             let line = |cells: Vec<&str>| {

@@ -175,7 +175,7 @@ fn serve_answers_reloads_stops_cleanly_and_logs_every_query() {
                 "[[lists]]\nname = \"games\"\nformat = \"domains\"\npath = \"games.txt\"\ncategory = \"games\"\n\
                  [[identity.networks]]\ncidr = \"127.0.0.0/8\"\ngroup = \"reception_ks1\"\n\
                  [dns]\nlisten = [\"127.0.0.1:{dns}\"]\nupstreams = [\"127.0.0.1:9\"]\nservfail_after_ms = 300\nblock_page_ipv4 = \"10.9.9.9\"\n\
-                 [store]\nurl = \"sqlite://data/activity.db\"\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n{extra}"
+                 [store]\nurl = \"sqlite://data/activity.db\"\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n[proxy]\nlisten = []\n{extra}"
             ),
         )
         .unwrap();
@@ -259,6 +259,124 @@ fn serve_answers_reloads_stops_cleanly_and_logs_every_query() {
     // (start-up polling may add more UDP queries before the service answered).
     assert!(csv.lines().count() >= 4, "{csv}");
     assert!(csv.lines().skip(1).all(|l| l.contains(",roblox.test,A,block,games,")), "{csv}");
+}
+
+/// A tiny HTTP origin on loopback: answers every request with `hello from the origin`.
+fn origin() -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 21\r\nConnection: close\r\n\r\nhello from the origin");
+            });
+        }
+    });
+    port
+}
+
+fn vm_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap()
+}
+
+fn metric(port: u16, name: &str) -> Option<u64> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    let mut t = String::new();
+    s.read_to_string(&mut t).ok()?;
+    t.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+}
+
+/// `haven serve` with the proxy: curl through it, the block page, 10,000 held connections, and
+/// every request in the same activity log as DNS.
+#[test]
+fn serve_proxies_web_requests_holds_ten_thousand_connections_and_logs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dns, metrics, proxy, block) = (free_port(), free_port(), free_port(), free_port());
+    let origin = origin();
+    let cfg = dir.path().join("haven.toml");
+    std::fs::write(dir.path().join("games.txt"), "roblox.test\n").unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[lists]]\nname = \"games\"\nformat = \"domains\"\npath = \"games.txt\"\ncategory = \"games\"\n\
+             [[identity.networks]]\ncidr = \"127.0.0.0/8\"\ngroup = \"ks2\"\n\
+             [dns]\nlisten = [\"127.0.0.1:{dns}\"]\nupstreams = [\"127.0.0.1:9\"]\n\
+             [store]\nurl = \"sqlite://data/activity.db\"\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n\
+             [proxy]\nlisten = [\"127.0.0.1:{proxy}\"]\ntransparent_http = [\"127.0.0.1:{block}\"]\nallow_loopback_origins = true\n\
+             header_timeout_ms = 60000\n[proxy.pages]\nschool_name = \"Oakford Primary\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_haven"))
+        .args(["--config", cfg.to_str().unwrap(), "serve"])
+        .env("HAVEN_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let curl = |args: &[&str]| {
+        let o = Command::new("curl").args(["-sS", "--max-time", "10", "-x", &format!("http://127.0.0.1:{proxy}")]).args(args).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let allowed = format!("http://127.0.0.1:{origin}/lesson");
+    let mut up = false;
+    for _ in 0..100 {
+        if curl(&[&allowed]) == "hello from the origin" {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(up, "the proxy never answered on {proxy}");
+    let page = curl(&["http://roblox.test/play"]);
+    assert!(page.contains("Oakford Primary") && page.contains("This page is blocked") && page.contains("Key Stage 2"), "{page}");
+    // The block page address the DNS service hands out explains a DNS block too.
+    let direct = Command::new("curl").args(["-sS", "-H", "Host: roblox.test", &format!("http://127.0.0.1:{block}/")]).output().unwrap();
+    assert!(String::from_utf8_lossy(&direct.stdout).contains("This page is blocked"));
+
+    // 10,000 client connections held at once, and the proxy still serves.
+    let before = vm_rss_kib(child.id());
+    let mut held = Vec::with_capacity(10_000);
+    for _ in 0..10_000 {
+        held.push(std::net::TcpStream::connect(("127.0.0.1", proxy)).unwrap());
+    }
+    let mut open = 0;
+    for _ in 0..100 {
+        open = metric(metrics, "haven_proxy_open_connections").unwrap_or(0);
+        if open >= 10_000 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(open >= 10_000, "open connections: {open}");
+    assert_eq!(curl(&[&allowed]), "hello from the origin", "served while 10,000 are held");
+    let during = vm_rss_kib(child.id());
+    assert!(during < before + 200 * 1024, "10,000 idle connections cost {} KiB", during - before);
+    drop(held);
+
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(child.wait().unwrap().success());
+    let out = haven(&["--config", cfg.to_str().unwrap(), "activity", "--format", "json", "--limit", "100"]);
+    let rows: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let blocked = rows.iter().find(|r| r["name"] == "http://roblox.test/play").unwrap_or_else(|| panic!("{rows:?}"));
+    assert_eq!(blocked["channel"], "proxy");
+    assert_eq!(blocked["decision"], "block");
+    assert_eq!(blocked["type"], "GET");
+    assert_eq!(blocked["status"], "403");
+    assert_eq!(blocked["rule"], "ks2/games");
+    let ok = rows.iter().find(|r| r["name"] == allowed.as_str()).unwrap();
+    assert_eq!((ok["status"].as_str(), ok["bytes_down"].as_str(), ok["upstream"].as_str()), (Some("200"), Some("21"), Some("HTTP 200")));
 }
 
 /// Tidy checks (rust-analyzer style): cheap rules that keep the tree readable.
