@@ -59,11 +59,11 @@ for run in $(seq 1 "$RUNS"); do
   startup=$(python3 "$B/lib/wait_dns.py" 127.0.0.1 5356 "$PROBE" "$t0" --rcode 3 --timeout 60)
   res=$("$B/dns-bench.sh" 127.0.0.1:5356 /tmp/bench/lists/queries.txt "$DUR" 0)
   hwm=$(awk '/VmHWM/{print $2}' /proc/$srv_pid/status)
-  printf '%s\thaven-c$CACHE\t1m\t%s\t%s\t%s\t0\t%s\n' "$(date -u +%FT%TZ)" $run "$startup" "$hwm" "$res" | tee -a "$OUT"
+  printf '%s\t%s\t1m\t%s\t%s\t%s\t0\t%s\n' "$(date -u +%FT%TZ)" "haven-c$CACHE" $run "$startup" "$hwm" "$res" | tee -a "$OUT"
   peak=$(sed -n 's/^qps=\([0-9.]*\).*/\1/p' <<<"$res"); half=$(python3 -c "print(int(float('${peak:-0}')/2))")
   res=$("$B/dns-bench.sh" 127.0.0.1:5356 /tmp/bench/lists/queries.txt "$DUR" "$half")
   hwm=$(awk '/VmHWM/{print $2}' /proc/$srv_pid/status)
-  printf '%s\thaven-c$CACHE\t1m\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" $run "$startup" "$hwm" "$half" "$res" | tee -a "$OUT"
+  printf '%s\t%s\t1m\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "haven-c$CACHE" $run "$startup" "$hwm" "$half" "$res" | tee -a "$OUT"
   sleep 1.5   # the writer flushes at least every second
   curl -s 127.0.0.1:9154/metrics | grep -E '^haven_activity_(written|dropped)_total' | tr '\n' ' ' | sed 's/^/haven activity log: /'; echo
   kill $srv_pid; wait $srv_pid 2>/dev/null || true; srv_pid=

@@ -83,7 +83,7 @@ enum Plan {
     /// A safe-search address (answered for A queries only).
     RewriteA(std::net::Ipv4Addr),
     /// A safe-search CNAME whose target the policy allows.
-    RewriteCname(haven_policy::Name),
+    RewriteCname(Box<haven_policy::Name>),
     /// Cache, else upstream.
     Forward,
 }
@@ -493,7 +493,7 @@ impl RequestHandler {
                     ev.outcome = blocked_outcome(ev.flags);
                     return Plan::Block;
                 }
-                Plan::RewriteCname(tp)
+                Plan::RewriteCname(Box::new(tp))
             }
         }
     }
@@ -532,7 +532,7 @@ impl RequestHandler {
                     ev.outcome = Outcome::Servfail;
                     return (Reply::rcode(ResponseCode::ServFail), ev);
                 };
-                (Some(th), tp)
+                (Some(th), *tp)
             }
             Plan::Forward => (None, pname),
         };
