@@ -160,63 +160,57 @@ impl Conn {
         }
     }
 
-    /// A browser the DNS service sent to Haven's block page address: say why, never forward.
-    fn explain(&self, req: Request<Incoming>, who: OwnedWho, url: String) -> Response<ProxyBody> {
+    /// Decide a URL for this person, with its event started: `Ok` when it may go ahead, `Err` with
+    /// the finished response (block page or bad request) when it may not.
+    fn decide_url(&self, method: &str, who: &OwnedWho, url: &str) -> Result<Draft, Response<ProxyBody>> {
         let s = &self.shared;
-        let mut draft = Draft::new(Arc::clone(&s.sink), Arc::clone(&s.metrics), self.peer.ip(), req.method().as_str(), url.clone());
-        draft.who(&who);
+        let mut draft = Draft::new(Arc::clone(&s.sink), Arc::clone(&s.metrics), self.peer.ip(), method, url.to_string());
+        draft.who(who);
         let snap = s.policy.load();
         let id = snap.resolve(&who.as_who());
-        let Ok(what) = What::url(&url) else {
-            draft.refused(&snap.policy().group(id.group).id, "proxy/bad-url", Default::default());
-            draft.status(400);
-            draft.finish(0, 0);
-            return plain(StatusCode::BAD_REQUEST, "Bad request: the address is not a URL.\n");
+        let what = match What::url(url) {
+            Ok(w) => w,
+            Err(e) => {
+                draft.refused(&snap, &id, "proxy/bad-url", Default::default());
+                draft.status(400);
+                draft.finish(0, 0);
+                ProxyMetrics::inc(&s.metrics.bad_requests);
+                return Err(plain(StatusCode::BAD_REQUEST, &format!("Bad request: {e}.\n")));
+            }
         };
         let d = snap.decide_for(&id, &what, draft.time());
         draft.decided(&snap, &d);
-        let page = if d.is_blocked() {
-            s.pages.blocked(&snap, &d, &url)
-        } else {
-            s.pages.problem(
-                200,
-                &url,
-                "This page is not blocked now",
-                "The school's web filter allows this page for you now. Close this tab and try again in a minute.",
-            )
+        if d.is_blocked() {
+            let page = s.pages.blocked(&snap, &d, url);
+            draft.status(page.status);
+            draft.finish(0, page.html.len() as u64);
+            return Err(html(page));
+        }
+        Ok(draft)
+    }
+
+    /// A browser the DNS service sent to Haven's block page address: say why, never forward.
+    fn explain(&self, req: Request<Incoming>, who: OwnedWho, url: String) -> Response<ProxyBody> {
+        let mut draft = match self.decide_url(req.method().as_str(), &who, &url) {
+            Ok(d) => d,
+            Err(page) => return page,
         };
+        let page = self.shared.pages.problem(
+            200,
+            &url,
+            "This page is not blocked now",
+            "The school's web filter allows this page for you now. Close this tab and try again in a minute.",
+        );
         draft.status(page.status);
         draft.finish(0, page.html.len() as u64);
         html(page)
     }
 
     async fn decide_and_forward(self: &Arc<Self>, req: Request<Incoming>, who: OwnedWho, target: Target, url: String) -> Response<ProxyBody> {
-        let s = &self.shared;
-        let mut draft = Draft::new(Arc::clone(&s.sink), Arc::clone(&s.metrics), self.peer.ip(), req.method().as_str(), url.clone());
-        draft.who(&who);
-        {
-            let snap = s.policy.load();
-            let id = snap.resolve(&who.as_who());
-            let what = match What::url(&url) {
-                Ok(w) => w,
-                Err(e) => {
-                    draft.refused(&snap.policy().group(id.group).id, "proxy/bad-url", Default::default());
-                    draft.status(400);
-                    draft.finish(0, 0);
-                    ProxyMetrics::inc(&s.metrics.bad_requests);
-                    return plain(StatusCode::BAD_REQUEST, &format!("Bad request: {e}.\n"));
-                }
-            };
-            let d = snap.decide_for(&id, &what, draft.time());
-            draft.decided(&snap, &d);
-            if d.is_blocked() {
-                let page = s.pages.blocked(&snap, &d, &url);
-                draft.status(page.status);
-                draft.finish(0, page.html.len() as u64);
-                return html(page);
-            }
+        match self.decide_url(req.method().as_str(), &who, &url) {
+            Ok(draft) => self.forward(req, target, draft).await,
+            Err(page) => page,
         }
-        self.forward(req, target, draft).await
     }
 
     async fn forward(self: &Arc<Self>, req: Request<Incoming>, target: Target, mut draft: Draft) -> Response<ProxyBody> {

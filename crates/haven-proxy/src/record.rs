@@ -11,7 +11,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use haven_activity::{Channel, Event, EventSink, Flags, WebDetail};
 use haven_identity::OwnedWho;
-use haven_policy::{CategoryKind, DecidedBy, Decision, Snapshot};
+use haven_policy::{CategoryKind, DecidedBy, Decision, Identity, Snapshot};
 use http_body_util::BodyExt as _;
 use hyper::body::{Body, Frame, SizeHint};
 use jiff::Timestamp;
@@ -21,7 +21,6 @@ use crate::metrics::ProxyMetrics;
 /// The event being built for one request.
 pub(crate) struct Draft {
     started: Instant,
-    time: Timestamp,
     event: Event,
     sink: Arc<dyn EventSink>,
     metrics: Arc<ProxyMetrics>,
@@ -32,7 +31,6 @@ impl Draft {
         let time = Timestamp::now();
         Draft {
             started: Instant::now(),
-            time,
             event: Event { qtype: method.to_string(), name, web: Some(WebDetail::default()), ..blank(time, client) },
             sink,
             metrics,
@@ -41,7 +39,7 @@ impl Draft {
 
     /// When the request arrived, for the policy's time windows.
     pub(crate) fn time(&self) -> Timestamp {
-        self.time
+        self.event.time
     }
 
     /// Who asked, as far as identity knows before the policy resolves a group.
@@ -73,10 +71,10 @@ impl Draft {
     }
 
     /// A refusal Haven makes itself, outside the policy (not TLS, a port CONNECT may not reach).
-    pub(crate) fn refused(&mut self, group: &str, rule: &str, flags: Flags) {
+    pub(crate) fn refused(&mut self, snap: &Snapshot, id: &Identity<'_>, rule: &str, flags: Flags) {
         let e = &mut self.event;
         if e.group.is_empty() {
-            e.group = group.to_string();
+            e.group = snap.policy().group(id.group).id.to_string();
         }
         e.action = "block".into();
         e.rule = rule.to_string();

@@ -45,7 +45,7 @@ pub(crate) async fn connect(shared: Arc<Shared>, req: Request<Incoming>, who: Ow
         let snap = shared.policy.load();
         let id = snap.resolve(&who.as_who());
         if !shared.cfg.connect_ports.contains(&port) {
-            draft.refused(&snap.policy().group(id.group).id, "proxy/connect-port", Flags::BYPASS);
+            draft.refused(&snap, &id, "proxy/connect-port", Flags::BYPASS);
             draft.status(403);
             draft.finish(0, 0);
             return plain(StatusCode::FORBIDDEN, &format!("Blocked: the web filter only opens secure connections to port 443, not {port}.\n"));
@@ -53,7 +53,7 @@ pub(crate) async fn connect(shared: Arc<Shared>, req: Request<Incoming>, who: Ow
         let what = match What::name(&host) {
             Ok(w) => w,
             Err(e) => {
-                draft.refused(&snap.policy().group(id.group).id, "proxy/bad-host", Flags::default());
+                draft.refused(&snap, &id, "proxy/bad-host", Flags::default());
                 draft.status(400);
                 draft.finish(0, 0);
                 return plain(StatusCode::BAD_REQUEST, &format!("Bad request: {e}.\n"));
@@ -118,9 +118,9 @@ pub(crate) async fn transparent(shared: Arc<Shared>, mut client: TcpStream, peer
         (None, Some(o)) => o.ip().to_string(),
         (None, None) => {
             draft.sni(None);
-            let group = shared.policy.load().resolve(&who.as_who()).group;
-            let gid = shared.policy.load().policy().group(group).id.to_string();
-            draft.refused(&gid, "proxy/no-destination", Flags::default());
+            let snap = shared.policy.load();
+            let id = snap.resolve(&who.as_who());
+            draft.refused(&snap, &id, "proxy/no-destination", Flags::default());
             draft.status(0);
             draft.finish(0, 0);
             let _ = client.write_all(&ACCESS_DENIED_ALERT).await;
@@ -160,7 +160,7 @@ fn decide_name(shared: &Shared, who: &OwnedWho, draft: &mut Draft, name: &str) -
             !d.is_blocked()
         }
         Err(_) => {
-            draft.refused(&snap.policy().group(id.group).id, "proxy/bad-sni", Flags::default());
+            draft.refused(&snap, &id, "proxy/bad-sni", Flags::default());
             false
         }
     }
@@ -197,7 +197,7 @@ async fn refuse_not_tls<C: AsyncWrite + Unpin>(shared: &Shared, mut client: C, m
         HelloError::NotTls(_) => ("proxy/not-tls", Flags::BYPASS),
         _ => ("proxy/bad-client-hello", Flags::default()),
     };
-    draft.refused(&snap.policy().group(id.group).id, rule, flags);
+    draft.refused(&snap, &id, rule, flags);
     draft.upstream(e.to_string());
     draft.status(403);
     draft.finish(0, 0);
