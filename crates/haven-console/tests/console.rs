@@ -3,12 +3,14 @@
 //! password change, API tokens and the OpenAPI document. One module per concern, one file each; browser tests are in `browser.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod rbac;
-mod csrf;
-mod sign_in;
-mod lockout;
-mod expiry;
-mod api;
-mod people;
-mod browser;
+mod console {
+    pub mod common;
+    mod rbac;
+    mod csrf;
+    mod sign_in;
+    mod lockout;
+    mod expiry;
+    mod api;
+    mod people;
+    mod browser;
+}

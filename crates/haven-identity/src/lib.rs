@@ -5,7 +5,8 @@
 //!
 //! The default, [`SnapshotIdentity`], hands the address to the policy snapshot's directory (fixed
 //! device addresses, then CIDR networks; unknown addresses get the fail-closed fallback group).
-//! Captive-portal or RADIUS sources can later implement [`Identify`] and fill in the user.
+//! [`IdentityBook`] holds the live bindings the captive portal, guest passes, RADIUS accounting and
+//! registered devices write; it answers [`Identify`] with the bound person, else the address alone.
 
 use std::net::IpAddr;
 
@@ -45,5 +46,15 @@ pub struct SnapshotIdentity;
 impl Identify for SnapshotIdentity {
     fn who(&self, client: IpAddr) -> OwnedWho {
         OwnedWho { client: Some(client), ..OwnedWho::default() }
+    }
+}
+
+pub mod book;
+
+pub use book::{Binding, BindingSource, IdentityBook};
+
+impl<T: Identify + ?Sized> Identify for std::sync::Arc<T> {
+    fn who(&self, client: IpAddr) -> OwnedWho {
+        (**self).who(client)
     }
 }

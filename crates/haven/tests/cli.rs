@@ -482,3 +482,6 @@ mod init_recover_people {
         assert!(stderr(&bad).contains("--format \"mis\""), "{}", stderr(&bad));
     }
 }
+
+/// End-to-end flows through the real `haven serve`, one file per feature in `tests/cli/`.
+mod cli {}

@@ -8,7 +8,7 @@ use haven_accounts::{Permission, Role, RoleSet};
 use haven_console::routes::Surface;
 use haven_console::{Access, RouteId};
 
-use crate::common::*;
+use crate::console::common::*;
 
 #[tokio::test]
 async fn tokens_not_cookies() {

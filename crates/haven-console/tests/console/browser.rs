@@ -7,7 +7,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use haven_accounts::{Role, RoleSet};
 
-use crate::common::*;
+use crate::console::common::*;
 
 fn chromedriver() -> Option<std::path::PathBuf> {
     let found = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].iter().map(std::path::PathBuf::from).find(|p| p.exists());

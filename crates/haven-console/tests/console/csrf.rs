@@ -5,7 +5,7 @@ use haven_accounts::{Role, RoleSet};
 use haven_console::routes::Surface;
 use haven_console::{Access, RouteId};
 
-use crate::common::*;
+use crate::console::common::*;
 
 #[tokio::test]
 async fn every_state_changing_page_refuses_a_missing_or_wrong_token() {

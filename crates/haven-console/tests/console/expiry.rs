@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use haven_accounts::{Role, RoleSet};
 
-use crate::common::*;
+use crate::console::common::*;
 
 #[tokio::test]
 async fn idle_sessions_end_after_thirty_minutes() {

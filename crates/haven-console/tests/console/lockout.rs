@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use haven_accounts::{Role, RoleSet};
 
-use crate::common::*;
+use crate::console::common::*;
 
 #[tokio::test]
 async fn five_failures_lock_the_account_for_fifteen_minutes() {

@@ -5,7 +5,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use haven_accounts::role::PermissionSet;
 use haven_accounts::{Permission, Role, RoleSet};
 
-use crate::common::*;
+use crate::console::common::*;
 
 const ROLL: &str = "UPN,Legal Surname,Forename,Year,Reg\nA123456789012,Smith,Jo,Year 7,7JS\nB123456789012,Typo,Pat,Year 8,8X\nP000000000001,Jones,Sam,Year 10,10AB\n";
 

@@ -8,7 +8,7 @@ use haven_accounts::{Role, RoleSet};
 use haven_console::routes::Surface;
 use haven_console::{Access, RouteId};
 
-use crate::common::*;
+use crate::console::common::*;
 
 /// Route -> the roles allowed, as letters: H headteacher, D DSL, d deputy DSL, I IT admin,
 /// S staff, G governor, A auditor; `*` public (no account needed); `-` nobody fully signed in.

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use haven_accounts::{Role, RoleSet};
 
-use crate::common::*;
+use crate::console::common::*;
 
 #[tokio::test]
 async fn password_then_totp_rotates_the_session_each_step() {
