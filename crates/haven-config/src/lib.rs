@@ -656,6 +656,7 @@ fn policy_spec(raw: &RawConfig, taxonomy: &Taxonomy, audience: &[AudienceDefault
                     site: s.site.clone(),
                     reason: s.reason.clone().unwrap_or_default(),
                     author: s.author.clone().unwrap_or_default(),
+                    users: Vec::new(), reference: None,
                 })
             })
             .collect();

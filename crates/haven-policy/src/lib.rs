@@ -18,6 +18,7 @@ pub mod fuzz;
 pub mod list_line;
 pub mod list_set;
 pub mod name;
+pub mod overlay;
 pub mod policy;
 pub mod schedule;
 pub mod snapshot;
@@ -33,6 +34,7 @@ pub use policy::{
     Action, BaseSpec, BlockAnswer, DirectorySpec, Group, GroupKind, GroupSpec, IdentitySource, Policy, PolicyError, PolicySpec, RuleSpec,
     SafeSearch, SiteEntry, SiteSpec, WindowSpec, YouTubeMode,
 };
+pub use overlay::{Applied, Overlay, OverlayRule, OverlaySite};
 pub use schedule::{LocalTime, Window};
 pub use snapshot::{PolicyHandle, Snapshot, SnapshotError};
 

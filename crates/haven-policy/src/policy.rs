@@ -178,6 +178,10 @@ pub struct SiteSpec {
     pub reason: String,
     /// Who asked for or approved it; mandatory.
     pub author: String,
+    /// Only these user names (a pupil, a class, the requester); empty: everyone in the group.
+    pub users: Vec<String>,
+    /// A stable reference for block pages (console entries: `site-12`); `None`: `{group}-site-{n}`.
+    pub reference: Option<String>,
 }
 
 /// A group as written in configuration.
@@ -309,7 +313,16 @@ pub struct SiteEntry {
     pub author: Box<str>,
     /// Reference number shown on block pages (`ks3-site-2`).
     pub reference: Box<str>,
+    /// Only these users (sorted); empty: the whole group.
+    pub users: Box<[Box<str>]>,
     url: Option<UrlPattern>,
+}
+
+impl SiteEntry {
+    /// Whether the entry applies to this user (entries without a user scope apply to everyone).
+    pub fn applies_to(&self, user: Option<&str>) -> bool {
+        self.users.is_empty() || user.is_some_and(|u| self.users.binary_search_by(|x| (**x).cmp(u)).is_ok())
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -379,7 +392,7 @@ impl Group {
     }
 
     /// The most specific site entry for a name (and path, for URLs). Equal specificity: allow wins.
-    pub(crate) fn site_for(&self, anc: &Ancestry<'_>, path: Option<&str>) -> Option<&SiteEntry> {
+    pub(crate) fn site_for(&self, anc: &Ancestry<'_>, path: Option<&str>, user: Option<&str>) -> Option<&SiteEntry> {
         let entries = &self.sites.entries;
         if entries.is_empty() {
             return None;
@@ -387,6 +400,9 @@ impl Group {
         // Specificity: (host labels, path length + 1 for URL entries); a URL entry beats its host.
         let mut best: Option<((usize, usize), usize)> = None;
         let mut consider = |spec: (usize, usize), k: usize| {
+            if !entries[k].applies_to(user) {
+                return;
+            }
             let better = match best {
                 None => true,
                 Some((s, b)) => spec > s || (spec == s && entries[k].action == Action::Allow && entries[b].action == Action::Block),
@@ -721,12 +737,16 @@ fn compile_sites(g: &GroupSpec, floor: &ListSet, base: &str, errors: &mut Vec<Po
             continue;
         }
         let idx = out.entries.len();
+        let mut users: Vec<Box<str>> = s.users.iter().map(|u| u.trim()).filter(|u| !u.is_empty()).map(Box::from).collect();
+        users.sort();
+        users.dedup();
         out.entries.push(SiteEntry {
+            users: users.into_boxed_slice(),
             action: s.action,
             site: display.into(),
             reason: s.reason.trim().into(),
             author: s.author.trim().into(),
-            reference: format!("{}-site-{}", g.id, i + 1).into(),
+            reference: s.reference.clone().unwrap_or_else(|| format!("{}-site-{}", g.id, i + 1)).into(),
             url: url.clone(),
         });
         let b = *bucket_of.entry(key).or_insert_with(|| {

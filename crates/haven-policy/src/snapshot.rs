@@ -38,11 +38,12 @@ pub enum SnapshotError {
     },
 }
 
-/// Everything a decision needs, immutable once built.
+/// Everything a decision needs, immutable once built. The floor and the lists are shared
+/// (`Arc`), so a policy change compiles a new `Policy` and swaps it in without reloading them.
 pub struct Snapshot {
     taxonomy: Taxonomy,
-    floor: ListSet,
-    lists: ListSet,
+    floor: Arc<ListSet>,
+    lists: Arc<ListSet>,
     policy: Policy,
     tz: TimeZone,
     strong: CategorySet,
@@ -54,6 +55,38 @@ pub struct Snapshot {
 impl Snapshot {
     /// Freeze a snapshot, checking that illegal content lives only in the floor.
     pub fn new(taxonomy: Taxonomy, floor: ListSet, lists: ListSet, policy: Policy, tz: TimeZone) -> Result<Snapshot, SnapshotError> {
+        Snapshot::from_shared(taxonomy, Arc::new(floor), Arc::new(lists), policy, tz)
+    }
+
+    /// The same taxonomy, floor and lists (shared, not copied) under another policy: how a
+    /// console policy change takes effect in milliseconds. The policy must have been compiled
+    /// against this snapshot's floor (`Policy::compile(spec, self.taxonomy(), self.floor())`).
+    pub fn with_policy(&self, policy: Policy) -> Snapshot {
+        let min_labels = Snapshot::min_labels_of(&policy, &self.floor, &self.lists);
+        Snapshot {
+            taxonomy: self.taxonomy.clone(),
+            floor: self.floor.clone(),
+            lists: self.lists.clone(),
+            policy,
+            tz: self.tz.clone(),
+            strong: self.strong,
+            allow_kind: self.allow_kind,
+            min_labels,
+        }
+    }
+
+    fn min_labels_of(policy: &Policy, floor: &ListSet, lists: &ListSet) -> usize {
+        policy.groups().iter().map(|g| g.site_min_labels()).fold(floor.min_labels().min(lists.min_labels()), usize::min).max(1)
+    }
+
+    /// As [`Snapshot::new`], over lists already shared with another snapshot.
+    pub fn from_shared(
+        taxonomy: Taxonomy,
+        floor: Arc<ListSet>,
+        lists: Arc<ListSet>,
+        policy: Policy,
+        tz: TimeZone,
+    ) -> Result<Snapshot, SnapshotError> {
         for s in floor.sources() {
             if taxonomy.get(s.category).kind != CategoryKind::Illegal {
                 return Err(SnapshotError::FloorCategory {
@@ -76,8 +109,7 @@ impl Snapshot {
             .union(taxonomy.of_kind(CategoryKind::Security))
             .union(taxonomy.of_kind(CategoryKind::Illegal));
         let allow_kind = taxonomy.of_kind(CategoryKind::Allow);
-        let min_labels =
-            policy.groups().iter().map(|g| g.site_min_labels()).fold(floor.min_labels().min(lists.min_labels()), usize::min).max(1);
+        let min_labels = Snapshot::min_labels_of(&policy, &floor, &lists);
         Ok(Snapshot { taxonomy, floor, lists, policy, tz, strong, allow_kind, min_labels })
     }
 
@@ -185,7 +217,7 @@ impl Snapshot {
         }
 
         // 2. The group's own site entries, most specific first.
-        if let Some(e) = anc.as_ref().and_then(|a| group.site_for(a, path)) {
+        if let Some(e) = anc.as_ref().and_then(|a| group.site_for(a, path, id.user)) {
             d.action = e.action;
             d.decided_by = DecidedBy::SiteEntry(e);
             return d;

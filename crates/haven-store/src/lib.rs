@@ -19,6 +19,7 @@
 mod accounts;
 mod error;
 mod people;
+mod policy;
 mod priority;
 mod query;
 mod retention;
@@ -33,6 +34,10 @@ pub use accounts::{
 };
 pub use error::{RecordError, StoreError};
 pub use people::{ImportPlan, PeopleQuery, PersonChange, PersonRecord};
+pub use policy::{
+    ActivitySearchRecord, ChangeQuery, NewChange, NewSite, NewUnblockRequest, PolicyChangeRecord, RuleRecord, SiteRecord, UnblockRecord, WindowRecord,
+    describe_site,
+};
 pub use query::{Action, ActivityQuery, Cursor, DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT};
 pub use retention::{DEFAULT_RETENTION_DAYS, PruneReport, Retention, RetentionRecord};
 pub use row::StoredEvent;

@@ -12,7 +12,7 @@ use crate::error::StoreError;
 use crate::store::{Db, Store};
 
 /// The newest schema version this build knows; a freshly opened store is at this version.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// How many migrations this build knows (versions may have gaps: numbers are reserved per feature).
 pub const MIGRATION_COUNT: i64 = MIGRATIONS.len() as i64;
@@ -49,6 +49,18 @@ const MIGRATIONS: &[Migration] = &[
         description: "people directory",
         sqlite: include_str!("../migrations/sqlite/0005_people.sql"),
         postgres: include_str!("../migrations/postgres/0005_people.sql"),
+    },
+    Migration {
+        version: 6,
+        description: "console policy overlay (rules, windows, site entries) and the append-only change log",
+        sqlite: include_str!("../migrations/sqlite/0006_policy_changes.sql"),
+        postgres: include_str!("../migrations/postgres/0006_policy_changes.sql"),
+    },
+    Migration {
+        version: 7,
+        description: "unblock requests and the record of activity searches",
+        sqlite: include_str!("../migrations/sqlite/0007_unblock_requests.sql"),
+        postgres: include_str!("../migrations/postgres/0007_unblock_requests.sql"),
     },
 ];
 

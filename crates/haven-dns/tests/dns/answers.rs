@@ -114,6 +114,7 @@ async fn safe_search_target_goes_through_the_policy() {
         site: "strict.bing.com".into(),
         reason: "test: target blocked".into(),
         author: "test".into(),
+        users: Vec::new(), reference: None,
     });
     let r = rig().await;
     r.policy.replace(snapshot_with(&spec));

@@ -19,6 +19,7 @@ fn with_flip(blocked: bool) -> Snapshot {
             site: "flip.test".into(),
             reason: "reload test".into(),
             author: "test".into(),
+        users: Vec::new(), reference: None,
         });
     }
     snapshot_with(&spec)

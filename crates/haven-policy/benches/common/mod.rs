@@ -173,7 +173,7 @@ fn rule(base: BaseSpec) -> RuleSpec {
 }
 
 fn site(action: Action, s: &str) -> SiteSpec {
-    SiteSpec { action, site: s.into(), reason: "bench".into(), author: "it.manager".into() }
+    SiteSpec { action, site: s.into(), reason: "bench".into(), author: "it.manager".into(), users: Vec::new(), reference: None }
 }
 
 /// A realistic school policy: `ks3` pupils (blocks, games only at lunch, nominated social media,

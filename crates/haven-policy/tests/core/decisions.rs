@@ -295,7 +295,7 @@ fn site_entries_are_most_specific_first_and_carry_their_reason() {
 #[test]
 fn site_entries_need_a_reason_and_an_author() {
     let mut spec = policy_spec();
-    spec.groups[0].sites.push(SiteSpec { action: Action::Allow, site: "ok.example".into(), reason: "  ".into(), author: "".into() });
+    spec.groups[0].sites.push(SiteSpec { action: Action::Allow, site: "ok.example".into(), reason: "  ".into(), author: "".into(), users: Vec::new(), reference: None });
     let errs = snapshot_with(&spec).err().expect("must be refused");
     let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, ["groups.ks3.sites[5].reason", "groups.ks3.sites[5].author"]);
@@ -358,6 +358,7 @@ fn allow_entries_for_floor_content_are_refused_and_flagged() {
             site: site.into(),
             reason: "teacher asked".into(),
             author: "dsl".into(),
+            users: Vec::new(), reference: None,
         });
         let errs = snapshot_with(&spec).err().unwrap_or_else(|| panic!("allow for {why} must be refused"));
         assert_eq!(errs.len(), 1, "{why}: {errs:?}");
@@ -371,6 +372,7 @@ fn allow_entries_for_floor_content_are_refused_and_flagged() {
         site: "floor-domain.test".into(),
         reason: "belt and braces".into(),
         author: "dsl".into(),
+            users: Vec::new(), reference: None,
     });
     assert!(snapshot_with(&spec).is_ok());
 }

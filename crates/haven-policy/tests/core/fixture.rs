@@ -89,7 +89,7 @@ pub fn rule(base: BaseSpec) -> RuleSpec {
 }
 
 pub fn site(action: Action, site: &str) -> SiteSpec {
-    SiteSpec { action, site: site.into(), reason: "because".into(), author: "it.manager".into() }
+    SiteSpec { action, site: site.into(), reason: "because".into(), author: "it.manager".into(), users: Vec::new(), reference: None }
 }
 
 pub fn ks3() -> GroupSpec {

@@ -13,7 +13,7 @@ fn flipped(block: &str) -> Snapshot {
     let mut spec = policy_spec();
     for s in ["a-side.example", "b-side.example"] {
         let action = if s == block { Action::Block } else { Action::Allow };
-        spec.groups[1].sites.push(SiteSpec { action, site: s.into(), reason: "reload test".into(), author: "test".into() });
+        spec.groups[1].sites.push(SiteSpec { action, site: s.into(), reason: "reload test".into(), author: "test".into(), users: Vec::new(), reference: None });
     }
     snapshot_with(&spec).unwrap()
 }
