@@ -18,6 +18,8 @@
 
 mod accounts;
 mod error;
+mod identity;
+mod network;
 mod people;
 mod priority;
 mod query;
@@ -32,6 +34,8 @@ pub use accounts::{
     Account, ApiTokenRecord, AuthAuditQuery, AuthAuditRecord, AuthEvent, NewAccount, NewApiToken, SessionRecord, normalise_username,
 };
 pub use error::{RecordError, StoreError};
+pub use identity::{BindingLogRecord, LiveIdentity, NetworkLogin, SYSTEM_ACTOR};
+pub use network::{DeviceRecord, GuestPass, GuestQuery, GuestStatus, NewDevice};
 pub use people::{ImportPlan, PeopleQuery, PersonChange, PersonRecord};
 pub use query::{Action, ActivityQuery, Cursor, DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT};
 pub use retention::{DEFAULT_RETENTION_DAYS, PruneReport, Retention, RetentionRecord};
