@@ -109,6 +109,20 @@ impl IdentityBook {
         self.update(|m| if m.get(&addr).is_some_and(|b| b.source == source) { m.remove(&addr) } else { None })
     }
 
+    /// Release an address whatever bound it (a forced sign-out from the console); returns the
+    /// binding released.
+    pub fn remove(&self, addr: IpAddr) -> Option<Binding> {
+        if !self.map.load().contains_key(&addr) {
+            return None;
+        }
+        self.update(|m| m.remove(&addr))
+    }
+
+    /// Whether an address has a live binding at `now` (the captive portal leaves bound ones alone).
+    pub fn is_bound(&self, addr: IpAddr, now: Timestamp) -> bool {
+        self.map.load().get(&addr).is_some_and(|b| b.is_live(now))
+    }
+
     /// Replace every binding of one source at once (reloading registered devices or restoring
     /// stored sessions at start), leaving other sources' bindings alone.
     pub fn replace_source(&self, source: BindingSource, bindings: impl IntoIterator<Item = (IpAddr, Binding)>) {

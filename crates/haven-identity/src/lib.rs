@@ -50,8 +50,10 @@ impl Identify for SnapshotIdentity {
 }
 
 pub mod book;
+pub mod mac;
 
 pub use book::{Binding, BindingSource, IdentityBook};
+pub use mac::normalise_mac;
 
 impl<T: Identify + ?Sized> Identify for std::sync::Arc<T> {
     fn who(&self, client: IpAddr) -> OwnedWho {

@@ -18,6 +18,8 @@
 
 mod accounts;
 mod error;
+mod identity;
+mod network;
 mod people;
 mod policy;
 mod priority;
@@ -33,6 +35,8 @@ pub use accounts::{
     Account, ApiTokenRecord, AuthAuditQuery, AuthAuditRecord, AuthEvent, NewAccount, NewApiToken, SessionRecord, normalise_username,
 };
 pub use error::{RecordError, StoreError};
+pub use identity::{BindingLogRecord, LiveIdentity, NetworkLogin, SYSTEM_ACTOR};
+pub use network::{DeviceRecord, GuestPass, GuestQuery, GuestStatus, NewDevice};
 pub use people::{ImportPlan, PeopleQuery, PersonChange, PersonRecord};
 pub use policy::{
     ActivitySearchRecord, ChangeQuery, NewChange, NewSite, NewUnblockRequest, PolicyChangeRecord, RuleRecord, SiteRecord, UnblockRecord, WindowRecord,

@@ -12,7 +12,7 @@ use crate::error::StoreError;
 use crate::store::{Db, Store};
 
 /// The newest schema version this build knows; a freshly opened store is at this version.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// How many migrations this build knows (versions may have gaps: numbers are reserved per feature).
 pub const MIGRATION_COUNT: i64 = MIGRATIONS.len() as i64;
@@ -61,6 +61,18 @@ const MIGRATIONS: &[Migration] = &[
         description: "unblock requests and the record of activity searches",
         sqlite: include_str!("../migrations/sqlite/0007_unblock_requests.sql"),
         postgres: include_str!("../migrations/postgres/0007_unblock_requests.sql"),
+    },
+    Migration {
+        version: 8,
+        description: "network identity: live address bindings, the binding record, network passwords",
+        sqlite: include_str!("../migrations/sqlite/0008_network_identity.sql"),
+        postgres: include_str!("../migrations/postgres/0008_network_identity.sql"),
+    },
+    Migration {
+        version: 9,
+        description: "guest passes and registered devices",
+        sqlite: include_str!("../migrations/sqlite/0009_guests_devices.sql"),
+        postgres: include_str!("../migrations/postgres/0009_guests_devices.sql"),
     },
 ];
 

@@ -875,3 +875,5 @@ mod people;
 
 #[path = "tables/policy.rs"]
 mod policy;
+#[path = "tables/identity.rs"]
+mod identity;
