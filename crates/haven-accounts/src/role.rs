@@ -38,6 +38,12 @@ pub enum Permission {
     ManageAccounts,
     /// Read the sign-in audit log.
     ViewAuthAudit,
+    /// See who is on which network address now and where that came from; sign an address out.
+    ViewNetwork,
+    /// Register devices and set pupils' network passwords.
+    ManageDevices,
+    /// Approve or decline guests who name you as their sponsor.
+    SponsorGuests,
 }
 
 impl Role {
@@ -49,10 +55,11 @@ impl Role {
     pub fn grants(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::Headteacher => &[ViewDashboard, ViewPeople, ManagePeople, ManageAccounts, ViewAuthAudit],
-            Role::Dsl | Role::DeputyDsl => &[ViewDashboard, ViewPeople],
-            Role::ItAdmin => &[ViewDashboard, ViewPeople, ManagePeople, ManageAccounts, ViewAuthAudit],
-            Role::Staff | Role::Governor => &[ViewDashboard],
+            Role::Headteacher => &[ViewDashboard, ViewPeople, ManagePeople, ManageAccounts, ViewAuthAudit, ViewNetwork, ManageDevices, SponsorGuests],
+            Role::Dsl | Role::DeputyDsl => &[ViewDashboard, ViewPeople, ViewNetwork, SponsorGuests],
+            Role::ItAdmin => &[ViewDashboard, ViewPeople, ManagePeople, ManageAccounts, ViewAuthAudit, ViewNetwork, ManageDevices, SponsorGuests],
+            Role::Staff => &[ViewDashboard, SponsorGuests],
+            Role::Governor => &[ViewDashboard],
             Role::Auditor => &[ViewDashboard, ViewAuthAudit],
         }
     }
@@ -117,8 +124,16 @@ impl fmt::Display for Role {
 
 impl Permission {
     /// Every permission, for API token scopes and the OpenAPI document.
-    pub const ALL: [Permission; 5] =
-        [Permission::ViewDashboard, Permission::ViewPeople, Permission::ManagePeople, Permission::ManageAccounts, Permission::ViewAuthAudit];
+    pub const ALL: [Permission; 8] = [
+        Permission::ViewDashboard,
+        Permission::ViewPeople,
+        Permission::ManagePeople,
+        Permission::ManageAccounts,
+        Permission::ViewAuthAudit,
+        Permission::ViewNetwork,
+        Permission::ManageDevices,
+        Permission::SponsorGuests,
+    ];
 
     /// The scope name used by API tokens (`people:read`, ...).
     pub fn scope(self) -> &'static str {
@@ -128,6 +143,9 @@ impl Permission {
             Permission::ManagePeople => "people:write",
             Permission::ManageAccounts => "accounts:write",
             Permission::ViewAuthAudit => "audit:read",
+            Permission::ViewNetwork => "network:sessions",
+            Permission::ManageDevices => "devices:write",
+            Permission::SponsorGuests => "guests:sponsor",
         }
     }
 
@@ -144,6 +162,9 @@ impl Permission {
             Permission::ManagePeople => "import and change the people directory",
             Permission::ManageAccounts => "create, change, unlock and disable console accounts",
             Permission::ViewAuthAudit => "read the sign-in audit log",
+            Permission::ViewNetwork => "see who is on which network address and sign an address out",
+            Permission::ManageDevices => "register devices and set network passwords",
+            Permission::SponsorGuests => "approve or decline guests who name you as sponsor",
         }
     }
 

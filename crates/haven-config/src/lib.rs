@@ -6,6 +6,7 @@
 //! `Snapshot`. A failed build changes nothing, so the snapshot in force stays in force.
 
 mod console;
+mod portal;
 mod raw;
 mod taxonomy_data;
 
@@ -25,6 +26,7 @@ use jiff::tz::TimeZone;
 use raw::{RawConfig, RawFloorSource, RawGroup, RawList};
 pub use taxonomy_data::{Audience, AudienceDefault, builtin_taxonomy};
 pub use console::{ConsoleConfig, ConsoleTls, DEFAULT_CONSOLE_LISTEN, RawConsole};
+pub use portal::{PortalConfig, RawPortal};
 
 /// The built-in default policy (St John's acceptable-use table, made age-appropriate).
 pub const DEFAULT_POLICY: &str = include_str!("../data/default-policy.toml");
@@ -222,6 +224,7 @@ pub struct Config {
     tz: TimeZone,
     service: ServiceSettings,
     console: Option<ConsoleConfig>,
+    portal: Option<PortalConfig>,
 }
 
 /// A built snapshot with what loading it took.
@@ -286,6 +289,7 @@ impl Config {
         };
 
         let policy = policy_spec(&merged, &taxonomy, &audience, &mut errors);
+        let portal = portal::portal_config(merged.portal.as_ref(), &policy, &mut errors);
         let lists = list_plans(&merged.lists, &taxonomy, base, &mut errors);
         let floor = floor_plans(merged.illegal.as_ref(), &taxonomy, base, &mut errors);
 
@@ -303,7 +307,7 @@ impl Config {
         if !errors.is_empty() {
             return Err(ConfigError::Invalid { path: origin.into(), errors, audit_path });
         }
-        Ok(Config { origin: origin.into(), taxonomy, policy, lists, floor, audit_path, tz, service, console })
+        Ok(Config { origin: origin.into(), taxonomy, policy, lists, floor, audit_path, tz, service, console, portal })
     }
 
     /// Load every list and freeze a snapshot. Nothing is changed on failure.
@@ -361,6 +365,11 @@ impl Config {
     /// The web console's settings, when `[console]` is present.
     pub fn console(&self) -> Option<&ConsoleConfig> {
         self.console.as_ref()
+    }
+
+    /// The captive portal's settings, when `[portal]` is present and on.
+    pub fn portal(&self) -> Option<&PortalConfig> {
+        self.portal.as_ref()
     }
 
     /// Where the configuration came from.
@@ -585,6 +594,7 @@ fn merge(mut base: RawConfig, over: RawConfig) -> RawConfig {
     base.store = over.store;
     base.metrics = over.metrics;
     base.proxy = over.proxy;
+    base.portal = over.portal;
     base
 }
 

@@ -51,6 +51,8 @@ pub struct RawConfig {
     pub proxy: RawProxy,
     /// The web console; absent means no console.
     pub console: Option<crate::console::RawConsole>,
+    /// The captive portal; absent means none.
+    pub portal: Option<crate::portal::RawPortal>,
 }
 
 /// `[proxy]`.

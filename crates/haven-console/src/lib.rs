@@ -15,7 +15,9 @@ pub mod error;
 pub mod guard;
 pub mod openapi;
 pub mod pages;
+pub mod network;
 pub mod people;
+pub mod portal;
 pub mod routes;
 pub mod serve;
 pub mod tls;
@@ -45,6 +47,8 @@ pub struct ConsoleSettings {
     pub secure_cookies: bool,
     /// Which filtering group each imported person goes to.
     pub groups: haven_accounts::people::GroupMap,
+    /// The captive portal (`[portal]`); `None` when the school has not turned it on.
+    pub portal: Option<portal::PortalSettings>,
 }
 
 impl Default for ConsoleSettings {
@@ -56,6 +60,7 @@ impl Default for ConsoleSettings {
             lockout: LockoutPolicy::default(),
             secure_cookies: true,
             groups: haven_accounts::people::GroupMap::default(),
+            portal: Some(portal::PortalSettings::default()),
         }
     }
 }
@@ -71,12 +76,38 @@ pub struct ConsoleState {
     pub settings: Arc<ConsoleSettings>,
     /// Failed sign-ins per address (in memory; resets on restart, the account lock does not).
     pub throttle: Arc<Mutex<AddressThrottle>>,
+    /// Who is on which network address: bindings made here count at once for DNS and the proxy.
+    pub identity: haven_store::LiveIdentity,
+    /// Who may sign in at the captive portal, asked in order.
+    pub authenticators: Arc<Vec<Arc<dyn portal::PortalAuthenticator>>>,
 }
 
 impl ConsoleState {
     /// State over a store, with the given clock and settings.
     pub fn new(store: Store, clock: Arc<dyn Clock>, settings: ConsoleSettings) -> ConsoleState {
-        ConsoleState { store, clock, settings: Arc::new(settings), throttle: Arc::new(Mutex::new(AddressThrottle::new())) }
+        let identity = haven_store::LiveIdentity::new(store.clone(), haven_identity::IdentityBook::new());
+        ConsoleState {
+            store,
+            clock,
+            settings: Arc::new(settings),
+            throttle: Arc::new(Mutex::new(AddressThrottle::new())),
+            identity,
+            authenticators: Arc::new(portal::default_authenticators()),
+        }
+    }
+
+    /// Share the running service's address book, so the console's bindings reach DNS and proxy.
+    pub fn with_identity(mut self, identity: haven_store::LiveIdentity) -> ConsoleState {
+        self.identity = identity;
+        self
+    }
+
+    /// Add a portal authenticator (a directory bind), asked after the ones already there.
+    pub fn with_authenticator(mut self, a: Arc<dyn portal::PortalAuthenticator>) -> ConsoleState {
+        let mut list = (*self.authenticators).clone();
+        list.push(a);
+        self.authenticators = Arc::new(list);
+        self
     }
 }
 

@@ -11,7 +11,7 @@ use axum::routing::{MethodRouter, delete, get, post};
 use haven_accounts::Permission;
 use haven_accounts::session::Stage;
 
-use crate::{ConsoleState, api, guard, pages, people};
+use crate::{ConsoleState, api, guard, network, pages, people, portal};
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +75,15 @@ pub enum RouteId {
     ApiRevokeToken,
     ApiPeople,
     ApiImport,
+    PortalForm,
+    Portal,
+    PortalSignOut,
+    Network,
+    NetworkSignOut,
+    NetworkPasswords,
+    GenerateNetworkPasswords,
+    ApiBindings,
+    ApiNetworkSignOut,
 }
 
 const PENDING_TOTP: &[Stage] = &[Stage::NeedsTotp];
@@ -84,7 +93,7 @@ const ANY_STAGE: &[Stage] = &[Stage::NeedsTotp, Stage::NeedsEnrolment, Stage::Ne
 
 impl RouteId {
     /// Every route; the router is built from this list alone.
-    pub const ALL: [RouteId; 35] = [
+    pub const ALL: [RouteId; 44] = [
         RouteId::Healthy,
         RouteId::Stylesheet,
         RouteId::SignInForm,
@@ -120,6 +129,15 @@ impl RouteId {
         RouteId::ApiRevokeToken,
         RouteId::ApiPeople,
         RouteId::ApiImport,
+        RouteId::PortalForm,
+        RouteId::Portal,
+        RouteId::PortalSignOut,
+        RouteId::Network,
+        RouteId::NetworkSignOut,
+        RouteId::NetworkPasswords,
+        RouteId::GenerateNetworkPasswords,
+        RouteId::ApiBindings,
+        RouteId::ApiNetworkSignOut,
     ];
 
     /// Method, path (axum syntax) and access: the permission table.
@@ -163,6 +181,15 @@ impl RouteId {
             ApiRevokeToken => (Method::DELETE, "/api/v1/tokens/{id}", SignedIn),
             ApiPeople => (Method::GET, "/api/v1/people", Requires(ViewPeople)),
             ApiImport => (Method::POST, "/api/v1/people/import", Requires(ManagePeople)),
+            PortalForm => (Method::GET, "/portal", Public),
+            Portal => (Method::POST, "/portal", Public),
+            PortalSignOut => (Method::POST, "/portal/sign-out", Public),
+            Network => (Method::GET, "/network", Requires(ViewNetwork)),
+            NetworkSignOut => (Method::POST, "/network/sign-out", Requires(ViewNetwork)),
+            NetworkPasswords => (Method::GET, "/network/passwords", Requires(ManageDevices)),
+            GenerateNetworkPasswords => (Method::POST, "/network/passwords", Requires(ManageDevices)),
+            ApiBindings => (Method::GET, "/api/v1/network/bindings", Requires(ViewNetwork)),
+            ApiNetworkSignOut => (Method::POST, "/api/v1/network/sign-out", Requires(ViewNetwork)),
         }
     }
 
@@ -218,6 +245,15 @@ impl RouteId {
             ApiRevokeToken => delete(api::revoke_token),
             ApiPeople => get(people::api_list),
             ApiImport => post(people::api_import),
+            PortalForm => get(portal::form),
+            Portal => post(portal::sign_in),
+            PortalSignOut => post(portal::sign_out),
+            Network => get(network::page),
+            NetworkSignOut => post(network::sign_out),
+            NetworkPasswords => get(network::passwords),
+            GenerateNetworkPasswords => post(network::generate),
+            ApiBindings => get(network::api_bindings),
+            ApiNetworkSignOut => post(network::api_sign_out),
         }
     }
 }

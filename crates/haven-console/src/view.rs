@@ -43,6 +43,12 @@ impl Layout {
             if p.can(Permission::ViewAuthAudit) {
                 nav.push(NavLink { href: "/audit", label: "Sign-in log" });
             }
+            if p.can(Permission::ViewNetwork) {
+                nav.push(NavLink { href: "/network", label: "Network" });
+            }
+            if p.can(Permission::ManageDevices) {
+                nav.push(NavLink { href: "/network/passwords", label: "Network passwords" });
+            }
             nav.push(NavLink { href: "/account/password", label: "Password" });
             nav.push(NavLink { href: "/account/two-factor", label: "Two-factor" });
             nav.push(NavLink { href: "/account/tokens", label: "API tokens" });
@@ -285,4 +291,77 @@ pub struct ImportPage {
     pub unchanged: usize,
     pub bad: Vec<BadRow>,
     pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal.html")]
+pub struct PortalPage {
+    pub layout: Layout,
+    pub csrf: String,
+    pub username: String,
+    pub error: Option<String>,
+    pub url: String,
+    pub address: String,
+    pub signed_in: Option<String>,
+    pub source: String,
+    pub until: String,
+    pub can_sign_out: bool,
+}
+
+/// One address in "who is on which address now".
+pub struct BindingRow {
+    pub address: String,
+    pub user: String,
+    pub group: String,
+    pub device: String,
+    pub source: String,
+    pub since: String,
+    pub until: String,
+}
+
+/// One start or end from the binding record.
+pub struct BindingLogRow {
+    pub time: String,
+    pub event: String,
+    pub address: String,
+    pub user: String,
+    pub source: String,
+    pub actor: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "network.html")]
+pub struct NetworkPage {
+    pub layout: Layout,
+    pub rows: Vec<BindingRow>,
+    pub log: Vec<BindingLogRow>,
+    pub can_sign_out: bool,
+    pub notice: Option<String>,
+}
+
+/// A printable slip: shown once.
+pub struct Slip {
+    pub name: String,
+    pub group: String,
+    pub username: String,
+    pub password: String,
+}
+
+/// One network sign-in in the list (never its password).
+pub struct NetworkLoginRow {
+    pub username: String,
+    pub name: String,
+    pub set: String,
+    pub by: String,
+}
+
+#[derive(Template)]
+#[template(path = "network_passwords.html")]
+pub struct NetworkPasswordsPage {
+    pub layout: Layout,
+    pub rows: Vec<NetworkLoginRow>,
+    pub slips: Vec<Slip>,
+    pub errors: Vec<String>,
+    pub group: String,
 }

@@ -13,4 +13,5 @@ mod console {
     mod api;
     mod people;
     mod browser;
+    mod portal;
 }

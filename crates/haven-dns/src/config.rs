@@ -60,6 +60,9 @@ pub struct DnsConfig {
     pub max_in_flight: usize,
     /// Extra trust anchors (DER certificates) for DNS-over-TLS upstreams, beside the built-in Mozilla roots.
     pub tls_extra_roots_der: Vec<Vec<u8>>,
+    /// The captive portal is on: unknown devices get the block-page address for the OS
+    /// connectivity-check names (`captive::PROBE_NAMES`), so their OS opens the portal.
+    pub captive_portal: bool,
 }
 
 impl Default for DnsConfig {
@@ -82,6 +85,7 @@ impl Default for DnsConfig {
             tcp_idle_timeout: Duration::from_secs(10),
             max_in_flight: 10_000,
             tls_extra_roots_der: Vec::new(),
+            captive_portal: false,
         }
     }
 }

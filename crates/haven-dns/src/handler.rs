@@ -84,6 +84,9 @@ enum Plan {
     RewriteA(std::net::Ipv4Addr),
     /// A safe-search CNAME whose target the policy allows.
     RewriteCname(Box<haven_policy::Name>),
+    /// The block-page address, whatever the group's block answer: an unknown device's OS
+    /// connectivity check, sent to the captive portal.
+    Portal,
     /// Cache, else upstream.
     Forward,
 }
@@ -164,6 +167,8 @@ pub struct RequestHandler {
     soa_names: Option<(Name, Name)>,
     /// The same answers for the wire path.
     synthetic: Synthetic,
+    /// Send unknown devices' OS connectivity checks to the captive portal.
+    captive_portal: bool,
 }
 
 impl RequestHandler {
@@ -195,6 +200,7 @@ impl RequestHandler {
             servfail_after: config.servfail_after,
             soa_names: Name::from_ascii(SOA_MNAME).ok().zip(Name::from_ascii(SOA_RNAME).ok()),
             synthetic: Synthetic::new(config),
+            captive_portal: config.captive_portal,
         })
     }
 
@@ -234,6 +240,7 @@ impl RequestHandler {
         let plan = self.plan(&snap, &id, group, &pname, qtype, DNSClass::from(q.qclass) == DNSClass::IN, &mut ev);
         let (sections, age) = match plan {
             Plan::Block => (self.block_sections(qtype, group.block_answer), 0),
+            Plan::Portal => (self.block_sections(qtype, BlockAnswer::BlockPage), 0),
             Plan::Negative(rcode) => (self.negative_sections(rcode), 0),
             Plan::Refused | Plan::Servfail | Plan::RewriteA(_) | Plan::RewriteCname(_) => return Inline::Slow,
             Plan::Forward => {
@@ -445,6 +452,22 @@ impl RequestHandler {
             return Plan::Block;
         }
 
+        // An unknown device's OS asking whether there is a captive portal: there is.
+        if self.captive_portal
+            && id.source == haven_policy::IdentitySource::Unknown
+            && id.user.is_none()
+            && crate::captive::is_probe(pname)
+            && (self.block_v4.is_some() || self.block_v6.is_some())
+        {
+            ev.action = Action::Block;
+            ev.category = None;
+            ev.list_source = None;
+            ev.list_entry = None;
+            ev.rule = "portal/captive-probe".into();
+            ev.outcome = Outcome::Blocked;
+            return Plan::Portal;
+        }
+
         // Names that protect the filter itself. They come before an ordinary block: the canary
         // listed in a DoH category must still get NXDOMAIN, never the block page's address, or
         // Firefox would take the NOERROR as leave to switch DoH on.
@@ -516,6 +539,7 @@ impl RequestHandler {
         };
         let (target, key) = match self.plan(&snap, &id, group, &pname, qtype, q.query_class() == DNSClass::IN, &mut ev) {
             Plan::Block => return (self.block_reply(q, group.block_answer), ev),
+            Plan::Portal => return (self.block_reply(q, BlockAnswer::BlockPage), ev),
             Plan::Negative(rcode) => return (self.negative(q, rcode), ev),
             Plan::Refused => return (Reply::rcode(ResponseCode::Refused), ev),
             Plan::Servfail => return (Reply::rcode(ResponseCode::ServFail), ev),

@@ -15,6 +15,7 @@
 //! hickory-proto types stay inside this crate; the API speaks bytes, addresses and policy types.
 
 mod cache;
+pub mod captive;
 mod config;
 mod error;
 pub mod fuzz;

@@ -42,6 +42,8 @@ pub struct ProxyConfig {
     pub allow_loopback_origins: bool,
     /// What the block pages say about the school and where their links go.
     pub pages: PageSettings,
+    /// The captive portal's sign-in page: plain-HTTP requests from unknown devices are sent there.
+    pub portal_url: Option<String>,
 }
 
 impl Default for ProxyConfig {
@@ -64,6 +66,7 @@ impl Default for ProxyConfig {
             via_name: "haven".into(),
             allow_loopback_origins: false,
             pages: PageSettings::default(),
+            portal_url: None,
         }
     }
 }

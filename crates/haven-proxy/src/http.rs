@@ -186,6 +186,17 @@ impl Conn {
             draft.finish(0, page.html.len() as u64);
             return Err(html(page));
         }
+        // An unknown device signs in first; the floor and the policy were decided above.
+        if let Some(portal) = s.cfg.portal_url.as_deref()
+            && id.source == haven_policy::IdentitySource::Unknown
+            && who.user.is_none()
+            && !crate::portal::is_portal(portal, url)
+        {
+            draft.refused(&snap, &id, "portal/sign-in", Default::default());
+            draft.status(302);
+            draft.finish(0, 0);
+            return Err(crate::portal::redirect(portal, url));
+        }
         Ok(draft)
     }
 

@@ -28,6 +28,7 @@ mod http;
 mod metrics;
 mod original_dst;
 mod pages;
+mod portal;
 mod record;
 mod resolve;
 mod server;

@@ -212,6 +212,15 @@ impl Store {
         rows.into_iter().map(finish).collect()
     }
 
+    /// One person by id (network sign-ins and device owners point here).
+    pub async fn person(&self, id: i64) -> Result<Option<PersonRecord>, RecordError> {
+        let sql = format!("SELECT {COLUMNS} FROM people WHERE id = $1");
+        let row = on_read!(self, "read a person", |pool| {
+            sqlx::query(&sql).bind(id).fetch_optional(pool).await.and_then(|r| r.as_ref().map(|r| person_row!(r)).transpose())
+        })?;
+        row.map(finish).transpose()
+    }
+
     /// Active people per filtering group and kind: the aggregate governors may see.
     pub async fn people_counts(&self) -> Result<Vec<(String, String, i64)>, RecordError> {
         let sql = "SELECT filter_group, kind, COUNT(*) AS n FROM people WHERE active GROUP BY filter_group, kind ORDER BY filter_group, kind";

@@ -17,7 +17,7 @@ pub struct RunningConsole {
 }
 
 /// Start the console if `[console]` is configured; `None` if it is not.
-pub async fn start(config_path: Option<&Path>, store: &Store) -> Result<Option<RunningConsole>> {
+pub async fn start(config_path: Option<&Path>, store: &Store, identity: haven_store::LiveIdentity) -> Result<Option<RunningConsole>> {
     let Some(path) = config_path else { return Ok(None) };
     let config = Config::from_file(path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let Some(c) = config.console() else { return Ok(None) };
@@ -39,8 +39,14 @@ pub async fn start(config_path: Option<&Path>, store: &Store) -> Result<Option<R
         lockout: c.lockout.clone(),
         secure_cookies: tls.is_some(),
         groups: crate::people::group_map(&config)?,
+        portal: config.portal().map(|p| haven_console::portal::PortalSettings {
+            sign_in_for: p.sign_in_for,
+            staff_group: p.staff_group.clone(),
+            guest_group: p.guest_group.clone(),
+            guest_max: p.guest_max,
+        }),
     };
-    let state = ConsoleState::new(store.clone(), Arc::new(haven_accounts::SystemClock), settings);
+    let state = ConsoleState::new(store.clone(), Arc::new(haven_accounts::SystemClock), settings).with_identity(identity);
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %c.listen, "web console at {scheme}://{}/", c.listen);
     let (stop, stopped) = oneshot::channel::<()>();

@@ -3,6 +3,7 @@
 mod activity;
 mod check;
 mod console;
+mod identity;
 mod init;
 mod lists;
 mod memory;

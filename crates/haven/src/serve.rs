@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use haven_config::{Config, ProxySettings, ServiceSettings};
-use haven_dns::{DnsConfig, DnsServer, SnapshotIdentity, Upstream};
+use haven_config::{Config, PortalConfig, ProxySettings, ServiceSettings};
+use haven_dns::{DnsConfig, DnsServer, Upstream};
 use haven_policy::PolicyHandle;
 use haven_proxy::{Authenticate, NoAccounts, PageSettings, PasswordFile, ProxyConfig, ProxyParts, ProxyServer, UpstreamResolver};
 use haven_store::{EventWriter, Retention, Store, WriterConfig};
@@ -55,8 +55,9 @@ pub fn run(config_path: Option<PathBuf>, config: Config) -> Result<ExitCode> {
         "lists loaded"
     );
     let handle = Arc::new(PolicyHandle::new(built.snapshot));
+    let portal = config.portal().cloned();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    runtime.block_on(serve(config_path, settings, handle))
+    runtime.block_on(serve(config_path, settings, handle, portal))
 }
 
 fn init_logging() {
@@ -136,7 +137,7 @@ fn proxy_accounts(p: &ProxySettings) -> Result<Arc<dyn Authenticate>> {
     })
 }
 
-async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: Arc<PolicyHandle>) -> Result<ExitCode> {
+async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: Arc<PolicyHandle>, portal: Option<PortalConfig>) -> Result<ExitCode> {
     let proxy_auth = proxy_accounts(&settings.proxy)?;
     let proxy_resolvers: Vec<SocketAddr> = settings.upstreams.iter().filter(|u| u.tls_name.is_none()).map(|u| u.addr).collect();
     if proxy_enabled(&settings.proxy) && proxy_resolvers.is_empty() {
@@ -148,7 +149,11 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
         EventWriter::spawn(store.clone(), WriterConfig { queue_capacity: settings.store_queue, ..WriterConfig::default() })
             .context("starting the activity writer")?,
     );
-    let dns = DnsServer::bind(dns_config(&settings), handle.clone(), Arc::new(SnapshotIdentity), writer.clone())
+    // Who is behind each address: restored from the store, then shared by DNS, proxy and console.
+    let identity = crate::identity::start(&store).await?;
+    let mut dns_settings = dns_config(&settings);
+    dns_settings.captive_portal = portal.is_some();
+    let dns = DnsServer::bind(dns_settings, handle.clone(), identity.book().clone(), writer.clone())
         .await
         .context("starting the DNS service")?;
     let addrs = dns.local_addrs();
@@ -156,12 +161,14 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
     let proxy = if proxy_enabled(&settings.proxy) {
         let parts = ProxyParts {
             policy: handle.clone(),
-            identify: Arc::new(SnapshotIdentity),
+            identify: identity.book().clone(),
             auth: proxy_auth,
             resolver: Arc::new(UpstreamResolver::new(proxy_resolvers, settings.upstream_timeout)),
             sink: writer.clone(),
         };
-        let p = ProxyServer::bind(proxy_config(&settings.proxy), parts).await.context("starting the web proxy")?;
+        let mut proxy_settings = proxy_config(&settings.proxy);
+        proxy_settings.portal_url = portal.as_ref().map(|p| p.url.clone());
+        let p = ProxyServer::bind(proxy_settings, parts).await.context("starting the web proxy")?;
         let a = p.local_addrs();
         tracing::info!(explicit = ?a.explicit, transparent_http = ?a.transparent_http, transparent_https = ?a.transparent_https, "web proxy serving");
         Some(p)
@@ -218,7 +225,8 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
     };
 
     // The web console (`[console]`), over the same store; stops when this function returns.
-    let _console = crate::console::start(config_path.as_deref(), &store).await.context("starting the web console")?;
+    let _console = crate::console::start(config_path.as_deref(), &store, identity.clone()).await.context("starting the web console")?;
+    let sweep_task = tokio::spawn(crate::identity::sweep(identity.clone()));
 
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("listening for SIGHUP")?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("listening for SIGTERM")?;
@@ -240,6 +248,7 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
     tracing::info!("shutting down: draining queries in flight");
     metrics_task.abort();
     retention_task.abort();
+    sweep_task.abort();
     dns.shutdown().await;
     if let Some(p) = proxy {
         p.shutdown().await;

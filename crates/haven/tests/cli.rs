@@ -8,7 +8,7 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn haven(args: &[&str]) -> Output {
+pub(crate) fn haven(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_haven")).args(args).env_remove("HAVEN_CONFIG").output().unwrap()
 }
 
@@ -20,7 +20,7 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
@@ -147,7 +147,7 @@ fn config_command_lists_every_problem() {
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -484,4 +484,6 @@ mod init_recover_people {
 }
 
 /// End-to-end flows through the real `haven serve`, one file per feature in `tests/cli/`.
-mod cli {}
+mod cli {
+    mod portal;
+}

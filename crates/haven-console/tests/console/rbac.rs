@@ -48,6 +48,15 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("DELETE", "/api/v1/tokens/{id}", "HDdISGA"),
     ("GET", "/api/v1/people", "HDdI"),
     ("POST", "/api/v1/people/import", "HI"),
+    ("GET", "/portal", "*"),
+    ("POST", "/portal", "*"),
+    ("POST", "/portal/sign-out", "*"),
+    ("GET", "/network", "HDdI"),
+    ("POST", "/network/sign-out", "HDdI"),
+    ("GET", "/network/passwords", "HI"),
+    ("POST", "/network/passwords", "HI"),
+    ("GET", "/api/v1/network/bindings", "HDdI"),
+    ("POST", "/api/v1/network/sign-out", "HDdI"),
 ];
 
 fn letter(r: Role) -> char {
