@@ -38,6 +38,11 @@ pub enum Permission {
     ManageAccounts,
     /// Read the sign-in audit log.
     ViewAuthAudit,
+    /// Log a concern and see the concerns one has logged (every member of staff).
+    RecordConcern,
+    /// Work safeguarding records: the DSL inbox, triage, chronology, search, export (each record
+    /// still checked against `haven_records::access`).
+    ManageRecords,
 }
 
 impl Role {
@@ -49,10 +54,11 @@ impl Role {
     pub fn grants(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::Headteacher => &[ViewDashboard, ViewPeople, ManagePeople, ManageAccounts, ViewAuthAudit],
-            Role::Dsl | Role::DeputyDsl => &[ViewDashboard, ViewPeople],
-            Role::ItAdmin => &[ViewDashboard, ViewPeople, ManagePeople, ManageAccounts, ViewAuthAudit],
-            Role::Staff | Role::Governor => &[ViewDashboard],
+            Role::Headteacher => &[ViewDashboard, ViewPeople, ManagePeople, ManageAccounts, ViewAuthAudit, RecordConcern, ManageRecords],
+            Role::Dsl | Role::DeputyDsl => &[ViewDashboard, ViewPeople, RecordConcern, ManageRecords],
+            Role::ItAdmin => &[ViewDashboard, ViewPeople, ManagePeople, ManageAccounts, ViewAuthAudit, RecordConcern],
+            Role::Staff => &[ViewDashboard, RecordConcern],
+            Role::Governor => &[ViewDashboard],
             Role::Auditor => &[ViewDashboard, ViewAuthAudit],
         }
     }
@@ -117,8 +123,15 @@ impl fmt::Display for Role {
 
 impl Permission {
     /// Every permission, for API token scopes and the OpenAPI document.
-    pub const ALL: [Permission; 5] =
-        [Permission::ViewDashboard, Permission::ViewPeople, Permission::ManagePeople, Permission::ManageAccounts, Permission::ViewAuthAudit];
+    pub const ALL: [Permission; 7] = [
+        Permission::ViewDashboard,
+        Permission::ViewPeople,
+        Permission::ManagePeople,
+        Permission::ManageAccounts,
+        Permission::ViewAuthAudit,
+        Permission::RecordConcern,
+        Permission::ManageRecords,
+    ];
 
     /// The scope name used by API tokens (`people:read`, ...).
     pub fn scope(self) -> &'static str {
@@ -128,6 +141,8 @@ impl Permission {
             Permission::ManagePeople => "people:write",
             Permission::ManageAccounts => "accounts:write",
             Permission::ViewAuthAudit => "audit:read",
+            Permission::RecordConcern => "concerns:write",
+            Permission::ManageRecords => "records:manage",
         }
     }
 
@@ -144,11 +159,13 @@ impl Permission {
             Permission::ManagePeople => "import and change the people directory",
             Permission::ManageAccounts => "create, change, unlock and disable console accounts",
             Permission::ViewAuthAudit => "read the sign-in audit log",
+            Permission::RecordConcern => "log a concern and read the concerns one logged",
+            Permission::ManageRecords => "work safeguarding records (DSL team), each record checked against its access rule",
         }
     }
 
-    fn bit(self) -> u8 {
-        1 << (self as u8)
+    fn bit(self) -> u32 {
+        1 << (self as u32)
     }
 }
 
@@ -222,7 +239,7 @@ impl RoleSet {
 
 /// A set of permissions: what a role set grants, or what an API token is scoped to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub struct PermissionSet(u8);
+pub struct PermissionSet(u32);
 
 impl PermissionSet {
     /// A set of the given permissions.

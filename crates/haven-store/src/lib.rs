@@ -21,6 +21,7 @@ mod error;
 mod people;
 mod priority;
 mod query;
+mod records;
 mod retention;
 mod row;
 mod schema;
@@ -34,6 +35,9 @@ pub use accounts::{
 pub use error::{RecordError, StoreError};
 pub use people::{ImportPlan, PeopleQuery, PersonChange, PersonRecord};
 pub use query::{Action, ActivityQuery, Cursor, DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT};
+pub use records::{
+    Attachment, ChronologyItem, NewEntry, NewRecord, RecordAccess, RecordAccessRecord, RecordSummary, StateChange, StoredEntry, VerifyReport,
+};
 pub use retention::{DEFAULT_RETENTION_DAYS, PruneReport, Retention, RetentionRecord};
 pub use row::StoredEvent;
 pub use schema::{MIGRATION_COUNT, SCHEMA_VERSION};
