@@ -44,6 +44,11 @@ pub enum Permission {
     ManageDevices,
     /// Approve or decline guests who name you as their sponsor.
     SponsorGuests,
+    /// Log a concern and see the concerns one has logged (every member of staff).
+    RecordConcern,
+    /// Work safeguarding records: the DSL inbox, triage, chronology, search, export (each record
+    /// still checked against `haven_records::access`).
+    ManageRecords,
 }
 
 impl Role {
@@ -55,10 +60,10 @@ impl Role {
     pub fn grants(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::Headteacher => &[ViewDashboard, ViewPeople, ManagePeople, ManageAccounts, ViewAuthAudit, ViewNetwork, ManageDevices, SponsorGuests],
-            Role::Dsl | Role::DeputyDsl => &[ViewDashboard, ViewPeople, ViewNetwork, SponsorGuests],
-            Role::ItAdmin => &[ViewDashboard, ViewPeople, ManagePeople, ManageAccounts, ViewAuthAudit, ViewNetwork, ManageDevices, SponsorGuests],
-            Role::Staff => &[ViewDashboard, SponsorGuests],
+            Role::Headteacher => &[ViewDashboard, ViewPeople, ManagePeople, ManageAccounts, ViewAuthAudit, ViewNetwork, ManageDevices, SponsorGuests, RecordConcern, ManageRecords],
+            Role::Dsl | Role::DeputyDsl => &[ViewDashboard, ViewPeople, ViewNetwork, SponsorGuests, RecordConcern, ManageRecords],
+            Role::ItAdmin => &[ViewDashboard, ViewPeople, ManagePeople, ManageAccounts, ViewAuthAudit, ViewNetwork, ManageDevices, SponsorGuests, RecordConcern],
+            Role::Staff => &[ViewDashboard, SponsorGuests, RecordConcern],
             Role::Governor => &[ViewDashboard],
             Role::Auditor => &[ViewDashboard, ViewAuthAudit],
         }
@@ -124,7 +129,7 @@ impl fmt::Display for Role {
 
 impl Permission {
     /// Every permission, for API token scopes and the OpenAPI document.
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 10] = [
         Permission::ViewDashboard,
         Permission::ViewPeople,
         Permission::ManagePeople,
@@ -133,6 +138,8 @@ impl Permission {
         Permission::ViewNetwork,
         Permission::ManageDevices,
         Permission::SponsorGuests,
+        Permission::RecordConcern,
+        Permission::ManageRecords,
     ];
 
     /// The scope name used by API tokens (`people:read`, ...).
@@ -146,6 +153,8 @@ impl Permission {
             Permission::ViewNetwork => "network:sessions",
             Permission::ManageDevices => "devices:write",
             Permission::SponsorGuests => "guests:sponsor",
+            Permission::RecordConcern => "concerns:write",
+            Permission::ManageRecords => "records:manage",
         }
     }
 
@@ -165,11 +174,13 @@ impl Permission {
             Permission::ViewNetwork => "see who is on which network address and sign an address out",
             Permission::ManageDevices => "register devices and set network passwords",
             Permission::SponsorGuests => "approve or decline guests who name you as sponsor",
+            Permission::RecordConcern => "log a concern and read the concerns one logged",
+            Permission::ManageRecords => "work safeguarding records (DSL team), each record checked against its access rule",
         }
     }
 
-    fn bit(self) -> u8 {
-        1 << (self as u8)
+    fn bit(self) -> u32 {
+        1 << (self as u32)
     }
 }
 
@@ -243,7 +254,7 @@ impl RoleSet {
 
 /// A set of permissions: what a role set grants, or what an API token is scoped to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub struct PermissionSet(u8);
+pub struct PermissionSet(u32);
 
 impl PermissionSet {
     /// A set of the given permissions.

@@ -24,6 +24,7 @@ mod people;
 mod policy;
 mod priority;
 mod query;
+mod records;
 mod retention;
 mod row;
 mod schema;
@@ -43,6 +44,9 @@ pub use policy::{
     describe_site,
 };
 pub use query::{Action, ActivityQuery, Cursor, DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT};
+pub use records::{
+    Attachment, ChronologyItem, NewEntry, NewRecord, RecordAccess, RecordAccessRecord, RecordSummary, StateChange, StoredEntry, VerifyReport,
+};
 pub use retention::{DEFAULT_RETENTION_DAYS, PruneReport, Retention, RetentionRecord};
 pub use row::StoredEvent;
 pub use schema::{MIGRATION_COUNT, SCHEMA_VERSION};

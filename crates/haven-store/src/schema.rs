@@ -12,7 +12,7 @@ use crate::error::StoreError;
 use crate::store::{Db, Store};
 
 /// The newest schema version this build knows; a freshly opened store is at this version.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// How many migrations this build knows (versions may have gaps: numbers are reserved per feature).
 pub const MIGRATION_COUNT: i64 = MIGRATIONS.len() as i64;
@@ -73,6 +73,12 @@ const MIGRATIONS: &[Migration] = &[
         description: "guest passes and registered devices",
         sqlite: include_str!("../migrations/sqlite/0009_guests_devices.sql"),
         postgres: include_str!("../migrations/postgres/0009_guests_devices.sql"),
+    },
+    Migration {
+        version: 11,
+        description: "safeguarding records: hash-chained entries, record state, links, attachments, access audit",
+        sqlite: include_str!("../migrations/sqlite/0011_records.sql"),
+        postgres: include_str!("../migrations/postgres/0011_records.sql"),
     },
 ];
 

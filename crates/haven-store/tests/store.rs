@@ -162,6 +162,20 @@ mod common {
         }
     }
 
+    /// Run one statement behind the store's back, returning the database's answer.
+    pub async fn try_exec(ctx: &Ctx, sql: &str) -> Result<(), sqlx::Error> {
+        match ctx.store.backend() {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&ctx.location).await.unwrap();
+                sqlx::raw_sql(sql).execute(&mut c).await.map(drop)
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&ctx.location).await.unwrap();
+                sqlx::raw_sql(sql).execute(&mut c).await.map(drop)
+            }
+        }
+    }
+
     /// Read one integer behind the store's back.
     pub async fn scalar(ctx: &Ctx, sql: &str) -> i64 {
         match ctx.store.backend() {
@@ -877,3 +891,5 @@ mod people;
 mod policy;
 #[path = "tables/identity.rs"]
 mod identity;
+#[path = "tables/records.rs"]
+mod records;

@@ -1,0 +1,138 @@
+-- Safeguarding records (issue 7). The record itself is `record_entries`: append-only and
+-- hash-chained (haven_records::chain documents the hashed bytes). `records` is the current
+-- state of each record, rebuilt from its entries, so the inbox is one indexed read.
+
+CREATE TABLE record_entries (
+    seq         BIGINT  PRIMARY KEY,
+    record_id   TEXT    NOT NULL,
+    kind        TEXT    NOT NULL,
+    record_type TEXT    NOT NULL,
+    sensitivity TEXT    NOT NULL,
+    author_id   BIGINT ,
+    author      TEXT    NOT NULL,
+    occurred_ms BIGINT  NOT NULL,
+    created_ms  BIGINT  NOT NULL,
+    body        TEXT    NOT NULL,
+    prev_hash   TEXT    NOT NULL,
+    hash        TEXT    NOT NULL
+);
+CREATE INDEX record_entries_record ON record_entries (record_id, occurred_ms);
+CREATE FUNCTION record_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'record_entries is append-only: add an amendment instead; nothing is changed or deleted';
+END;
+$$;
+CREATE TRIGGER record_entries_no_change BEFORE UPDATE OR DELETE ON record_entries
+    FOR EACH ROW EXECUTE FUNCTION record_entries_append_only();
+CREATE TRIGGER record_entries_no_truncate BEFORE TRUNCATE ON record_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION record_entries_append_only();
+
+CREATE TABLE records (
+    record_id       TEXT    PRIMARY KEY,
+    record_type     TEXT    NOT NULL,
+    sensitivity     TEXT    NOT NULL,
+    category        TEXT    NOT NULL,
+    pupil_id        BIGINT ,
+    pupil_name      TEXT    NOT NULL DEFAULT '',
+    reporter_id     BIGINT ,
+    reporter        TEXT    NOT NULL,
+    subject_account BIGINT ,
+    source          TEXT    NOT NULL,
+    status          TEXT    NOT NULL,
+    risk            TEXT,
+    owner_id        BIGINT ,
+    owner           TEXT,
+    occurred_ms     BIGINT  NOT NULL,
+    created_ms      BIGINT  NOT NULL,
+    updated_ms      BIGINT  NOT NULL,
+    acknowledged_ms BIGINT ,
+    acknowledged_by TEXT
+);
+CREATE INDEX records_inbox ON records (created_ms);
+CREATE INDEX records_reporter ON records (reporter_id, created_ms);
+
+-- Pupils linked to a record, each with a role. Append-only: a change of role is a new row
+-- written with an amendment entry.
+CREATE TABLE record_pupils (
+    record_id TEXT    NOT NULL,
+    pupil_id  BIGINT  NOT NULL,
+    role      TEXT    NOT NULL,
+    seq       BIGINT  NOT NULL,
+    PRIMARY KEY (pupil_id, record_id, seq)
+);
+CREATE FUNCTION record_pupils_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'record_pupils is append-only: add an amendment instead; nothing is changed or deleted';
+END;
+$$;
+CREATE TRIGGER record_pupils_no_change BEFORE UPDATE OR DELETE ON record_pupils
+    FOR EACH ROW EXECUTE FUNCTION record_pupils_append_only();
+CREATE TRIGGER record_pupils_no_truncate BEFORE TRUNCATE ON record_pupils
+    FOR EACH STATEMENT EXECUTE FUNCTION record_pupils_append_only();
+
+-- People named on a restricted record.
+CREATE TABLE record_named (
+    record_id  TEXT    NOT NULL,
+    account_id BIGINT  NOT NULL,
+    PRIMARY KEY (record_id, account_id)
+);
+
+-- Who has opened a record (unread is "no row for me").
+CREATE TABLE record_reads (
+    record_id  TEXT    NOT NULL,
+    account_id BIGINT  NOT NULL,
+    read_ms    BIGINT  NOT NULL,
+    PRIMARY KEY (record_id, account_id)
+);
+
+-- Activity events linked to a record (the link runs both ways).
+CREATE TABLE record_event_links (
+    record_id TEXT    NOT NULL,
+    event_id  BIGINT  NOT NULL,
+    PRIMARY KEY (record_id, event_id)
+);
+CREATE INDEX record_event_links_event ON record_event_links (event_id);
+
+-- Attachments by content hash; checked by `haven records verify`.
+CREATE TABLE record_attachments (
+    sha256      TEXT    PRIMARY KEY,
+    file_name   TEXT    NOT NULL,
+    media_type  TEXT    NOT NULL,
+    size        BIGINT  NOT NULL,
+    content     BYTEA   NOT NULL,
+    uploaded_by TEXT    NOT NULL,
+    uploaded_ms BIGINT  NOT NULL
+);
+CREATE FUNCTION record_attachments_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'record_attachments is append-only: add an amendment instead; nothing is changed or deleted';
+END;
+$$;
+CREATE TRIGGER record_attachments_no_change BEFORE UPDATE OR DELETE ON record_attachments
+    FOR EACH ROW EXECUTE FUNCTION record_attachments_append_only();
+CREATE TRIGGER record_attachments_no_truncate BEFORE TRUNCATE ON record_attachments
+    FOR EACH STATEMENT EXECUTE FUNCTION record_attachments_append_only();
+
+-- Every view, search, export and print of a record: who, when, which record and child.
+CREATE TABLE record_access (
+    id         BIGSERIAL PRIMARY KEY,
+    at_ms      BIGINT  NOT NULL,
+    account_id BIGINT ,
+    actor      TEXT    NOT NULL,
+    action     TEXT    NOT NULL,
+    record_id  TEXT,
+    pupil_id   BIGINT ,
+    detail     TEXT    NOT NULL DEFAULT '',
+    client     TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX record_access_pupil ON record_access (pupil_id, at_ms);
+CREATE INDEX record_access_record ON record_access (record_id, at_ms);
+CREATE FUNCTION record_access_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'record_access is append-only: add an amendment instead; nothing is changed or deleted';
+END;
+$$;
+CREATE TRIGGER record_access_no_change BEFORE UPDATE OR DELETE ON record_access
+    FOR EACH ROW EXECUTE FUNCTION record_access_append_only();
+CREATE TRIGGER record_access_no_truncate BEFORE TRUNCATE ON record_access
+    FOR EACH STATEMENT EXECUTE FUNCTION record_access_append_only();
