@@ -38,7 +38,7 @@ mod tests {
 
     #[test]
     fn probes_are_exact_names() {
-        let n = |s: &str| Name::from_ascii(s).unwrap();
+        let n = |s: &str| Name::from_ascii(s.as_bytes()).unwrap();
         assert!(is_probe(&n("captive.apple.com")));
         assert!(is_probe(&n("CONNECTIVITYCHECK.GSTATIC.COM")));
         assert!(!is_probe(&n("apple.com")));
