@@ -38,6 +38,20 @@ pub enum Permission {
     ManageAccounts,
     /// Read the sign-in audit log.
     ViewAuthAudit,
+    /// Change filtering: site entries, category rules, time windows (every change with a reason).
+    ManagePolicy,
+    /// Read the policy change log (pupils appear as "a pupil" without `ViewPeople`).
+    ViewPolicyChanges,
+    /// Ask for a site to be unblocked, and see one's own requests.
+    RequestUnblock,
+    /// Approve or decline any unblock request.
+    ApproveUnblock,
+    /// See every unblock request (the DSL's oversight).
+    ViewUnblockRequests,
+    /// Search the activity log (searches naming a person are recorded with a reason).
+    SearchActivity,
+    /// Read the record of who searched whose activity.
+    ViewActivitySearches,
 }
 
 impl Role {
@@ -49,11 +63,38 @@ impl Role {
     pub fn grants(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::Headteacher => &[ViewDashboard, ViewPeople, ManagePeople, ManageAccounts, ViewAuthAudit],
-            Role::Dsl | Role::DeputyDsl => &[ViewDashboard, ViewPeople],
-            Role::ItAdmin => &[ViewDashboard, ViewPeople, ManagePeople, ManageAccounts, ViewAuthAudit],
-            Role::Staff | Role::Governor => &[ViewDashboard],
-            Role::Auditor => &[ViewDashboard, ViewAuthAudit],
+            Role::Headteacher => &[
+                ViewDashboard,
+                ViewPeople,
+                ManagePeople,
+                ManageAccounts,
+                ViewAuthAudit,
+                ManagePolicy,
+                ViewPolicyChanges,
+                RequestUnblock,
+                ApproveUnblock,
+                ViewUnblockRequests,
+                SearchActivity,
+            ],
+            Role::Dsl | Role::DeputyDsl => {
+                &[ViewDashboard, ViewPeople, ViewPolicyChanges, RequestUnblock, ViewUnblockRequests, SearchActivity, ViewActivitySearches]
+            }
+            Role::ItAdmin => &[
+                ViewDashboard,
+                ViewPeople,
+                ManagePeople,
+                ManageAccounts,
+                ViewAuthAudit,
+                ManagePolicy,
+                ViewPolicyChanges,
+                RequestUnblock,
+                ApproveUnblock,
+                ViewUnblockRequests,
+                SearchActivity,
+            ],
+            Role::Staff => &[ViewDashboard, RequestUnblock],
+            Role::Governor => &[ViewDashboard, ViewPolicyChanges],
+            Role::Auditor => &[ViewDashboard, ViewAuthAudit, ViewPolicyChanges],
         }
     }
 
@@ -117,8 +158,20 @@ impl fmt::Display for Role {
 
 impl Permission {
     /// Every permission, for API token scopes and the OpenAPI document.
-    pub const ALL: [Permission; 5] =
-        [Permission::ViewDashboard, Permission::ViewPeople, Permission::ManagePeople, Permission::ManageAccounts, Permission::ViewAuthAudit];
+    pub const ALL: [Permission; 12] = [
+        Permission::ViewDashboard,
+        Permission::ViewPeople,
+        Permission::ManagePeople,
+        Permission::ManageAccounts,
+        Permission::ViewAuthAudit,
+        Permission::ManagePolicy,
+        Permission::ViewPolicyChanges,
+        Permission::RequestUnblock,
+        Permission::ApproveUnblock,
+        Permission::ViewUnblockRequests,
+        Permission::SearchActivity,
+        Permission::ViewActivitySearches,
+    ];
 
     /// The scope name used by API tokens (`people:read`, ...).
     pub fn scope(self) -> &'static str {
@@ -128,6 +181,13 @@ impl Permission {
             Permission::ManagePeople => "people:write",
             Permission::ManageAccounts => "accounts:write",
             Permission::ViewAuthAudit => "audit:read",
+            Permission::ManagePolicy => "policy:write",
+            Permission::ViewPolicyChanges => "policy-changes:read",
+            Permission::RequestUnblock => "unblock:request",
+            Permission::ApproveUnblock => "unblock:approve",
+            Permission::ViewUnblockRequests => "unblock:read",
+            Permission::SearchActivity => "activity:read",
+            Permission::ViewActivitySearches => "activity-searches:read",
         }
     }
 
@@ -144,11 +204,18 @@ impl Permission {
             Permission::ManagePeople => "import and change the people directory",
             Permission::ManageAccounts => "create, change, unlock and disable console accounts",
             Permission::ViewAuthAudit => "read the sign-in audit log",
+            Permission::ManagePolicy => "change filtering: site entries, category rules and time windows",
+            Permission::ViewPolicyChanges => "read the policy change log",
+            Permission::RequestUnblock => "ask for sites to be unblocked",
+            Permission::ApproveUnblock => "approve or decline unblock requests",
+            Permission::ViewUnblockRequests => "see every unblock request",
+            Permission::SearchActivity => "search the activity log",
+            Permission::ViewActivitySearches => "read the record of activity searches",
         }
     }
 
-    fn bit(self) -> u8 {
-        1 << (self as u8)
+    fn bit(self) -> u32 {
+        1 << (self as u32)
     }
 }
 
@@ -222,7 +289,7 @@ impl RoleSet {
 
 /// A set of permissions: what a role set grants, or what an API token is scoped to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub struct PermissionSet(u8);
+pub struct PermissionSet(u32);
 
 impl PermissionSet {
     /// A set of the given permissions.

@@ -10,15 +10,20 @@
 //! - [`serve`] runs it on a listener, over TLS when given a rustls configuration.
 //! - [`tls`] loads the configured certificate or generates a self-signed one.
 
+pub mod activity;
 pub mod api;
 pub mod error;
 pub mod guard;
+pub mod live;
 pub mod openapi;
 pub mod pages;
 pub mod people;
+pub mod policy;
+mod policy_view;
 pub mod routes;
 pub mod serve;
 pub mod tls;
+pub mod unblock;
 mod view;
 
 use std::sync::{Arc, Mutex};
@@ -71,12 +76,20 @@ pub struct ConsoleState {
     pub settings: Arc<ConsoleSettings>,
     /// Failed sign-ins per address (in memory; resets on restart, the account lock does not).
     pub throttle: Arc<Mutex<AddressThrottle>>,
+    /// The running policy, when the console is attached to the filtering service.
+    pub policy: Option<Arc<live::LivePolicy>>,
 }
 
 impl ConsoleState {
     /// State over a store, with the given clock and settings.
     pub fn new(store: Store, clock: Arc<dyn Clock>, settings: ConsoleSettings) -> ConsoleState {
-        ConsoleState { store, clock, settings: Arc::new(settings), throttle: Arc::new(Mutex::new(AddressThrottle::new())) }
+        ConsoleState { store, clock, settings: Arc::new(settings), throttle: Arc::new(Mutex::new(AddressThrottle::new())), policy: None }
+    }
+
+    /// The same state, attached to the running policy (policy pages and unblock approvals).
+    pub fn with_policy(mut self, live: Arc<live::LivePolicy>) -> ConsoleState {
+        self.policy = Some(live);
+        self
     }
 }
 

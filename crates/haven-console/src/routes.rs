@@ -11,7 +11,7 @@ use axum::routing::{MethodRouter, delete, get, post};
 use haven_accounts::Permission;
 use haven_accounts::session::Stage;
 
-use crate::{ConsoleState, api, guard, pages, people};
+use crate::{ConsoleState, activity, api, guard, pages, people, policy, unblock};
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +75,29 @@ pub enum RouteId {
     ApiRevokeToken,
     ApiPeople,
     ApiImport,
+    PolicyPage,
+    PolicyAddSite,
+    PolicyRemoveSite,
+    PolicyRule,
+    PolicyChanges,
+    UnblockForm,
+    UnblockSubmit,
+    UnblockStaffForm,
+    UnblockStaffSubmit,
+    UnblockRequests,
+    UnblockApprove,
+    UnblockDecline,
+    Activity,
+    ActivitySearches,
+    ApiPolicySites,
+    ApiPolicyAddSite,
+    ApiPolicyRemoveSite,
+    ApiPolicyChanges,
+    ApiUnblockRequests,
+    ApiUnblockCreate,
+    ApiUnblockApprove,
+    ApiUnblockDecline,
+    ApiActivity,
 }
 
 const PENDING_TOTP: &[Stage] = &[Stage::NeedsTotp];
@@ -84,7 +107,7 @@ const ANY_STAGE: &[Stage] = &[Stage::NeedsTotp, Stage::NeedsEnrolment, Stage::Ne
 
 impl RouteId {
     /// Every route; the router is built from this list alone.
-    pub const ALL: [RouteId; 35] = [
+    pub const ALL: [RouteId; 58] = [
         RouteId::Healthy,
         RouteId::Stylesheet,
         RouteId::SignInForm,
@@ -120,6 +143,29 @@ impl RouteId {
         RouteId::ApiRevokeToken,
         RouteId::ApiPeople,
         RouteId::ApiImport,
+        RouteId::PolicyPage,
+        RouteId::PolicyAddSite,
+        RouteId::PolicyRemoveSite,
+        RouteId::PolicyRule,
+        RouteId::PolicyChanges,
+        RouteId::UnblockForm,
+        RouteId::UnblockSubmit,
+        RouteId::UnblockStaffForm,
+        RouteId::UnblockStaffSubmit,
+        RouteId::UnblockRequests,
+        RouteId::UnblockApprove,
+        RouteId::UnblockDecline,
+        RouteId::Activity,
+        RouteId::ActivitySearches,
+        RouteId::ApiPolicySites,
+        RouteId::ApiPolicyAddSite,
+        RouteId::ApiPolicyRemoveSite,
+        RouteId::ApiPolicyChanges,
+        RouteId::ApiUnblockRequests,
+        RouteId::ApiUnblockCreate,
+        RouteId::ApiUnblockApprove,
+        RouteId::ApiUnblockDecline,
+        RouteId::ApiActivity,
     ];
 
     /// Method, path (axum syntax) and access: the permission table.
@@ -163,6 +209,29 @@ impl RouteId {
             ApiRevokeToken => (Method::DELETE, "/api/v1/tokens/{id}", SignedIn),
             ApiPeople => (Method::GET, "/api/v1/people", Requires(ViewPeople)),
             ApiImport => (Method::POST, "/api/v1/people/import", Requires(ManagePeople)),
+            PolicyPage => (Method::GET, "/policy", Requires(ManagePolicy)),
+            PolicyAddSite => (Method::POST, "/policy/sites", Requires(ManagePolicy)),
+            PolicyRemoveSite => (Method::POST, "/policy/sites/{id}/remove", Requires(ManagePolicy)),
+            PolicyRule => (Method::POST, "/policy/rules", Requires(ManagePolicy)),
+            PolicyChanges => (Method::GET, "/policy/changes", Requires(ViewPolicyChanges)),
+            UnblockForm => (Method::GET, "/unblock", Public),
+            UnblockSubmit => (Method::POST, "/unblock", Public),
+            UnblockStaffForm => (Method::GET, "/unblock/staff", Requires(RequestUnblock)),
+            UnblockStaffSubmit => (Method::POST, "/unblock/staff", Requires(RequestUnblock)),
+            UnblockRequests => (Method::GET, "/unblock/requests", Requires(RequestUnblock)),
+            UnblockApprove => (Method::POST, "/unblock/requests/{id}/approve", Requires(RequestUnblock)),
+            UnblockDecline => (Method::POST, "/unblock/requests/{id}/decline", Requires(RequestUnblock)),
+            Activity => (Method::GET, "/activity", Requires(SearchActivity)),
+            ActivitySearches => (Method::GET, "/activity/searches", Requires(ViewActivitySearches)),
+            ApiPolicySites => (Method::GET, "/api/v1/policy/sites", Requires(ManagePolicy)),
+            ApiPolicyAddSite => (Method::POST, "/api/v1/policy/sites", Requires(ManagePolicy)),
+            ApiPolicyRemoveSite => (Method::POST, "/api/v1/policy/sites/{id}/remove", Requires(ManagePolicy)),
+            ApiPolicyChanges => (Method::GET, "/api/v1/policy/changes", Requires(ViewPolicyChanges)),
+            ApiUnblockRequests => (Method::GET, "/api/v1/unblock-requests", Requires(RequestUnblock)),
+            ApiUnblockCreate => (Method::POST, "/api/v1/unblock-requests", Requires(RequestUnblock)),
+            ApiUnblockApprove => (Method::POST, "/api/v1/unblock-requests/{id}/approve", Requires(RequestUnblock)),
+            ApiUnblockDecline => (Method::POST, "/api/v1/unblock-requests/{id}/decline", Requires(RequestUnblock)),
+            ApiActivity => (Method::GET, "/api/v1/activity", Requires(SearchActivity)),
         }
     }
 
@@ -218,6 +287,29 @@ impl RouteId {
             ApiRevokeToken => delete(api::revoke_token),
             ApiPeople => get(people::api_list),
             ApiImport => post(people::api_import),
+            PolicyPage => get(policy::page),
+            PolicyAddSite => post(policy::add_site),
+            PolicyRemoveSite => post(policy::remove),
+            PolicyRule => post(policy::rule),
+            PolicyChanges => get(policy::changes),
+            UnblockForm => get(unblock::public_form),
+            UnblockSubmit => post(unblock::public_submit),
+            UnblockStaffForm => get(unblock::staff_form),
+            UnblockStaffSubmit => post(unblock::staff_submit),
+            UnblockRequests => get(unblock::list),
+            UnblockApprove => post(unblock::approve),
+            UnblockDecline => post(unblock::decline),
+            Activity => get(activity::page),
+            ActivitySearches => get(activity::searches),
+            ApiPolicySites => get(policy::api_sites),
+            ApiPolicyAddSite => post(policy::api_add_site),
+            ApiPolicyRemoveSite => post(policy::api_remove_site),
+            ApiPolicyChanges => get(policy::api_changes),
+            ApiUnblockRequests => get(unblock::api_list),
+            ApiUnblockCreate => post(unblock::api_create),
+            ApiUnblockApprove => post(unblock::api_approve),
+            ApiUnblockDecline => post(unblock::api_decline),
+            ApiActivity => get(activity::api_search),
         }
     }
 }

@@ -17,7 +17,7 @@ pub struct RunningConsole {
 }
 
 /// Start the console if `[console]` is configured; `None` if it is not.
-pub async fn start(config_path: Option<&Path>, store: &Store) -> Result<Option<RunningConsole>> {
+pub async fn start(config_path: Option<&Path>, store: &Store, live: Arc<haven_console::live::LivePolicy>) -> Result<Option<RunningConsole>> {
     let Some(path) = config_path else { return Ok(None) };
     let config = Config::from_file(path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let Some(c) = config.console() else { return Ok(None) };
@@ -40,7 +40,7 @@ pub async fn start(config_path: Option<&Path>, store: &Store) -> Result<Option<R
         secure_cookies: tls.is_some(),
         groups: crate::people::group_map(&config)?,
     };
-    let state = ConsoleState::new(store.clone(), Arc::new(haven_accounts::SystemClock), settings);
+    let state = ConsoleState::new(store.clone(), Arc::new(haven_accounts::SystemClock), settings).with_policy(live);
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %c.listen, "web console at {scheme}://{}/", c.listen);
     let (stop, stopped) = oneshot::channel::<()>();
