@@ -49,6 +49,20 @@ pub enum Permission {
     /// Work safeguarding records: the DSL inbox, triage, chronology, search, export (each record
     /// still checked against `haven_records::access`).
     ManageRecords,
+    /// Change filtering: site entries, category rules, time windows (every change with a reason).
+    ManagePolicy,
+    /// Read the policy change log (pupils appear as "a pupil" without `ViewPeople`).
+    ViewPolicyChanges,
+    /// Ask for a site to be unblocked, and see one's own requests.
+    RequestUnblock,
+    /// Approve or decline any unblock request.
+    ApproveUnblock,
+    /// See every unblock request (the DSL's oversight).
+    ViewUnblockRequests,
+    /// Search the activity log (searches naming a person are recorded with a reason).
+    SearchActivity,
+    /// Read the record of who searched whose activity.
+    ViewActivitySearches,
 }
 
 impl Role {
@@ -60,12 +74,57 @@ impl Role {
     pub fn grants(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::Headteacher => &[ViewDashboard, ViewPeople, ManagePeople, ManageAccounts, ViewAuthAudit, ViewNetwork, ManageDevices, SponsorGuests, RecordConcern, ManageRecords],
-            Role::Dsl | Role::DeputyDsl => &[ViewDashboard, ViewPeople, ViewNetwork, SponsorGuests, RecordConcern, ManageRecords],
-            Role::ItAdmin => &[ViewDashboard, ViewPeople, ManagePeople, ManageAccounts, ViewAuthAudit, ViewNetwork, ManageDevices, SponsorGuests, RecordConcern],
-            Role::Staff => &[ViewDashboard, SponsorGuests, RecordConcern],
-            Role::Governor => &[ViewDashboard],
-            Role::Auditor => &[ViewDashboard, ViewAuthAudit],
+            Role::Headteacher => &[
+                ViewDashboard,
+                ViewPeople,
+                ManagePeople,
+                ManageAccounts,
+                ViewAuthAudit,
+                ViewNetwork,
+                ManageDevices,
+                SponsorGuests,
+                RecordConcern,
+                ManageRecords,
+                ManagePolicy,
+                ViewPolicyChanges,
+                RequestUnblock,
+                ApproveUnblock,
+                ViewUnblockRequests,
+                SearchActivity,
+            ],
+            Role::Dsl | Role::DeputyDsl => &[
+                ViewDashboard,
+                ViewPeople,
+                ViewNetwork,
+                SponsorGuests,
+                RecordConcern,
+                ManageRecords,
+                ViewPolicyChanges,
+                RequestUnblock,
+                ViewUnblockRequests,
+                SearchActivity,
+                ViewActivitySearches,
+            ],
+            Role::ItAdmin => &[
+                ViewDashboard,
+                ViewPeople,
+                ManagePeople,
+                ManageAccounts,
+                ViewAuthAudit,
+                ViewNetwork,
+                ManageDevices,
+                SponsorGuests,
+                RecordConcern,
+                ManagePolicy,
+                ViewPolicyChanges,
+                RequestUnblock,
+                ApproveUnblock,
+                ViewUnblockRequests,
+                SearchActivity,
+            ],
+            Role::Staff => &[ViewDashboard, SponsorGuests, RecordConcern, RequestUnblock],
+            Role::Governor => &[ViewDashboard, ViewPolicyChanges],
+            Role::Auditor => &[ViewDashboard, ViewAuthAudit, ViewPolicyChanges],
         }
     }
 
@@ -129,7 +188,7 @@ impl fmt::Display for Role {
 
 impl Permission {
     /// Every permission, for API token scopes and the OpenAPI document.
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 17] = [
         Permission::ViewDashboard,
         Permission::ViewPeople,
         Permission::ManagePeople,
@@ -140,6 +199,13 @@ impl Permission {
         Permission::SponsorGuests,
         Permission::RecordConcern,
         Permission::ManageRecords,
+        Permission::ManagePolicy,
+        Permission::ViewPolicyChanges,
+        Permission::RequestUnblock,
+        Permission::ApproveUnblock,
+        Permission::ViewUnblockRequests,
+        Permission::SearchActivity,
+        Permission::ViewActivitySearches,
     ];
 
     /// The scope name used by API tokens (`people:read`, ...).
@@ -155,6 +221,13 @@ impl Permission {
             Permission::SponsorGuests => "guests:sponsor",
             Permission::RecordConcern => "concerns:write",
             Permission::ManageRecords => "records:manage",
+            Permission::ManagePolicy => "policy:write",
+            Permission::ViewPolicyChanges => "policy-changes:read",
+            Permission::RequestUnblock => "unblock:request",
+            Permission::ApproveUnblock => "unblock:approve",
+            Permission::ViewUnblockRequests => "unblock:read",
+            Permission::SearchActivity => "activity:read",
+            Permission::ViewActivitySearches => "activity-searches:read",
         }
     }
 
@@ -176,6 +249,13 @@ impl Permission {
             Permission::SponsorGuests => "approve or decline guests who name you as sponsor",
             Permission::RecordConcern => "log a concern and read the concerns one logged",
             Permission::ManageRecords => "work safeguarding records (DSL team), each record checked against its access rule",
+            Permission::ManagePolicy => "change filtering: site entries, category rules and time windows",
+            Permission::ViewPolicyChanges => "read the policy change log",
+            Permission::RequestUnblock => "ask for sites to be unblocked",
+            Permission::ApproveUnblock => "approve or decline unblock requests",
+            Permission::ViewUnblockRequests => "see every unblock request",
+            Permission::SearchActivity => "search the activity log",
+            Permission::ViewActivitySearches => "read the record of activity searches",
         }
     }
 

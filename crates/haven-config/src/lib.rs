@@ -261,6 +261,12 @@ impl Config {
         let audit_path = base.join(raw.audit.path.as_deref().unwrap_or("haven-audit.jsonl"));
         let service = service_settings(&raw, base, &mut errors);
         let console = console::console_config(raw.console.as_ref(), base, &mut errors);
+        let mut service = service;
+        if raw.proxy.pages.unblock_url.is_none()
+            && let Some(c) = &console
+        {
+            service.proxy.unblock_url = console_unblock_url(c);
+        }
         let (taxonomy, audience) = match builtin_taxonomy(&raw.categories) {
             Ok(t) => t,
             Err(e) => return Err(ConfigError::Invalid { path: origin.into(), errors: e, audit_path }),
@@ -396,6 +402,19 @@ impl Config {
     pub fn audit_path(&self) -> &Path {
         &self.audit_path
     }
+}
+
+/// The console's own unblock page, where the block page's "ask for this site to be unblocked"
+/// goes when `[proxy.pages] unblock_url` is not set: absolute, so it works from any site's page.
+pub fn console_unblock_url(c: &ConsoleConfig) -> String {
+    let scheme = if c.tls.is_some() { "https" } else { "http" };
+    let host = match (c.tls.as_ref().and_then(|t| t.names.first()), c.listen.ip()) {
+        (Some(name), _) => name.clone(),
+        (None, ip) if ip.is_unspecified() => "localhost".to_owned(),
+        (None, std::net::IpAddr::V6(ip)) => format!("[{ip}]"),
+        (None, ip) => ip.to_string(),
+    };
+    format!("{scheme}://{host}:{}/unblock", c.listen.port())
 }
 
 /// Defaults for `haven serve` on embedded settings: loopback, unprivileged ports, a local SQLite file.

@@ -10,17 +10,22 @@
 //! - [`serve`] runs it on a listener, over TLS when given a rustls configuration.
 //! - [`tls`] loads the configured certificate or generates a self-signed one.
 
+pub mod activity;
 pub mod api;
 pub mod error;
 pub mod guard;
+pub mod live;
 pub mod openapi;
 pub mod pages;
 pub mod network;
 pub mod people;
 pub mod portal;
+pub mod policy;
+mod policy_view;
 pub mod routes;
 pub mod serve;
 pub mod tls;
+pub mod unblock;
 mod view;
 
 use std::sync::{Arc, Mutex};
@@ -80,6 +85,8 @@ pub struct ConsoleState {
     pub identity: haven_store::LiveIdentity,
     /// Who may sign in at the captive portal, asked in order.
     pub authenticators: Arc<Vec<Arc<dyn portal::PortalAuthenticator>>>,
+    /// The running policy, when the console is attached to the filtering service.
+    pub policy: Option<Arc<live::LivePolicy>>,
 }
 
 impl ConsoleState {
@@ -93,6 +100,7 @@ impl ConsoleState {
             throttle: Arc::new(Mutex::new(AddressThrottle::new())),
             identity,
             authenticators: Arc::new(portal::default_authenticators()),
+            policy: None,
         }
     }
 
@@ -107,6 +115,12 @@ impl ConsoleState {
         let mut list = (*self.authenticators).clone();
         list.push(a);
         self.authenticators = Arc::new(list);
+        self
+    }
+
+    /// The same state, attached to the running policy (policy pages and unblock approvals).
+    pub fn with_policy(mut self, live: Arc<live::LivePolicy>) -> ConsoleState {
+        self.policy = Some(live);
         self
     }
 }

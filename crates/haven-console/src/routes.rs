@@ -11,7 +11,7 @@ use axum::routing::{MethodRouter, delete, get, post};
 use haven_accounts::Permission;
 use haven_accounts::session::Stage;
 
-use crate::{ConsoleState, api, guard, network, pages, people, portal};
+use crate::{ConsoleState, activity, api, guard, network, pages, people, policy, portal, unblock};
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +84,29 @@ pub enum RouteId {
     GenerateNetworkPasswords,
     ApiBindings,
     ApiNetworkSignOut,
+    PolicyPage,
+    PolicyAddSite,
+    PolicyRemoveSite,
+    PolicyRule,
+    PolicyChanges,
+    UnblockForm,
+    UnblockSubmit,
+    UnblockStaffForm,
+    UnblockStaffSubmit,
+    UnblockRequests,
+    UnblockApprove,
+    UnblockDecline,
+    Activity,
+    ActivitySearches,
+    ApiPolicySites,
+    ApiPolicyAddSite,
+    ApiPolicyRemoveSite,
+    ApiPolicyChanges,
+    ApiUnblockRequests,
+    ApiUnblockCreate,
+    ApiUnblockApprove,
+    ApiUnblockDecline,
+    ApiActivity,
 }
 
 const PENDING_TOTP: &[Stage] = &[Stage::NeedsTotp];
@@ -93,7 +116,7 @@ const ANY_STAGE: &[Stage] = &[Stage::NeedsTotp, Stage::NeedsEnrolment, Stage::Ne
 
 impl RouteId {
     /// Every route; the router is built from this list alone.
-    pub const ALL: [RouteId; 44] = [
+    pub const ALL: [RouteId; 67] = [
         RouteId::Healthy,
         RouteId::Stylesheet,
         RouteId::SignInForm,
@@ -138,6 +161,29 @@ impl RouteId {
         RouteId::GenerateNetworkPasswords,
         RouteId::ApiBindings,
         RouteId::ApiNetworkSignOut,
+        RouteId::PolicyPage,
+        RouteId::PolicyAddSite,
+        RouteId::PolicyRemoveSite,
+        RouteId::PolicyRule,
+        RouteId::PolicyChanges,
+        RouteId::UnblockForm,
+        RouteId::UnblockSubmit,
+        RouteId::UnblockStaffForm,
+        RouteId::UnblockStaffSubmit,
+        RouteId::UnblockRequests,
+        RouteId::UnblockApprove,
+        RouteId::UnblockDecline,
+        RouteId::Activity,
+        RouteId::ActivitySearches,
+        RouteId::ApiPolicySites,
+        RouteId::ApiPolicyAddSite,
+        RouteId::ApiPolicyRemoveSite,
+        RouteId::ApiPolicyChanges,
+        RouteId::ApiUnblockRequests,
+        RouteId::ApiUnblockCreate,
+        RouteId::ApiUnblockApprove,
+        RouteId::ApiUnblockDecline,
+        RouteId::ApiActivity,
     ];
 
     /// Method, path (axum syntax) and access: the permission table.
@@ -190,6 +236,29 @@ impl RouteId {
             GenerateNetworkPasswords => (Method::POST, "/network/passwords", Requires(ManageDevices)),
             ApiBindings => (Method::GET, "/api/v1/network/bindings", Requires(ViewNetwork)),
             ApiNetworkSignOut => (Method::POST, "/api/v1/network/sign-out", Requires(ViewNetwork)),
+            PolicyPage => (Method::GET, "/policy", Requires(ManagePolicy)),
+            PolicyAddSite => (Method::POST, "/policy/sites", Requires(ManagePolicy)),
+            PolicyRemoveSite => (Method::POST, "/policy/sites/{id}/remove", Requires(ManagePolicy)),
+            PolicyRule => (Method::POST, "/policy/rules", Requires(ManagePolicy)),
+            PolicyChanges => (Method::GET, "/policy/changes", Requires(ViewPolicyChanges)),
+            UnblockForm => (Method::GET, "/unblock", Public),
+            UnblockSubmit => (Method::POST, "/unblock", Public),
+            UnblockStaffForm => (Method::GET, "/unblock/staff", Requires(RequestUnblock)),
+            UnblockStaffSubmit => (Method::POST, "/unblock/staff", Requires(RequestUnblock)),
+            UnblockRequests => (Method::GET, "/unblock/requests", Requires(RequestUnblock)),
+            UnblockApprove => (Method::POST, "/unblock/requests/{id}/approve", Requires(RequestUnblock)),
+            UnblockDecline => (Method::POST, "/unblock/requests/{id}/decline", Requires(RequestUnblock)),
+            Activity => (Method::GET, "/activity", Requires(SearchActivity)),
+            ActivitySearches => (Method::GET, "/activity/searches", Requires(ViewActivitySearches)),
+            ApiPolicySites => (Method::GET, "/api/v1/policy/sites", Requires(ManagePolicy)),
+            ApiPolicyAddSite => (Method::POST, "/api/v1/policy/sites", Requires(ManagePolicy)),
+            ApiPolicyRemoveSite => (Method::POST, "/api/v1/policy/sites/{id}/remove", Requires(ManagePolicy)),
+            ApiPolicyChanges => (Method::GET, "/api/v1/policy/changes", Requires(ViewPolicyChanges)),
+            ApiUnblockRequests => (Method::GET, "/api/v1/unblock-requests", Requires(RequestUnblock)),
+            ApiUnblockCreate => (Method::POST, "/api/v1/unblock-requests", Requires(RequestUnblock)),
+            ApiUnblockApprove => (Method::POST, "/api/v1/unblock-requests/{id}/approve", Requires(RequestUnblock)),
+            ApiUnblockDecline => (Method::POST, "/api/v1/unblock-requests/{id}/decline", Requires(RequestUnblock)),
+            ApiActivity => (Method::GET, "/api/v1/activity", Requires(SearchActivity)),
         }
     }
 
@@ -254,6 +323,29 @@ impl RouteId {
             GenerateNetworkPasswords => post(network::generate),
             ApiBindings => get(network::api_bindings),
             ApiNetworkSignOut => post(network::api_sign_out),
+            PolicyPage => get(policy::page),
+            PolicyAddSite => post(policy::add_site),
+            PolicyRemoveSite => post(policy::remove),
+            PolicyRule => post(policy::rule),
+            PolicyChanges => get(policy::changes),
+            UnblockForm => get(unblock::public_form),
+            UnblockSubmit => post(unblock::public_submit),
+            UnblockStaffForm => get(unblock::staff_form),
+            UnblockStaffSubmit => post(unblock::staff_submit),
+            UnblockRequests => get(unblock::list),
+            UnblockApprove => post(unblock::approve),
+            UnblockDecline => post(unblock::decline),
+            Activity => get(activity::page),
+            ActivitySearches => get(activity::searches),
+            ApiPolicySites => get(policy::api_sites),
+            ApiPolicyAddSite => post(policy::api_add_site),
+            ApiPolicyRemoveSite => post(policy::api_remove_site),
+            ApiPolicyChanges => get(policy::api_changes),
+            ApiUnblockRequests => get(unblock::api_list),
+            ApiUnblockCreate => post(unblock::api_create),
+            ApiUnblockApprove => post(unblock::api_approve),
+            ApiUnblockDecline => post(unblock::api_decline),
+            ApiActivity => get(activity::api_search),
         }
     }
 }

@@ -8,6 +8,7 @@ use haven_accounts::Permission;
 
 use crate::ConsoleState;
 use crate::guard::Principal;
+pub use crate::policy_view::*;
 
 /// One navigation link.
 pub struct NavLink {
@@ -48,6 +49,21 @@ impl Layout {
             }
             if p.can(Permission::ManageDevices) {
                 nav.push(NavLink { href: "/network/passwords", label: "Network passwords" });
+            }
+            if p.can(Permission::ManagePolicy) {
+                nav.push(NavLink { href: "/policy", label: "Filtering" });
+            }
+            if p.can(Permission::ViewPolicyChanges) {
+                nav.push(NavLink { href: "/policy/changes", label: "Change log" });
+            }
+            if p.can(Permission::RequestUnblock) {
+                nav.push(NavLink { href: "/unblock/requests", label: "Unblock requests" });
+            }
+            if p.can(Permission::SearchActivity) {
+                nav.push(NavLink { href: "/activity", label: "Activity" });
+            }
+            if p.can(Permission::ViewActivitySearches) {
+                nav.push(NavLink { href: "/activity/searches", label: "Activity searches" });
             }
             nav.push(NavLink { href: "/account/password", label: "Password" });
             nav.push(NavLink { href: "/account/two-factor", label: "Two-factor" });

@@ -129,7 +129,8 @@ impl Pages {
             },
         };
         let list = d.hit.map(|h| format!("{} ({})", h.source.name, h.entry));
-        let unblock_href = format!("{}?url={}&ref={}", s.unblock_url, percent(what), percent(&reference));
+        let category_id = category.map_or("", |c| &*c.id);
+        let unblock_href = format!("{}?url={}&ref={}&category={}", s.unblock_url, percent(what), percent(&reference), percent(category_id));
         let worry_href = s.worry_url.clone();
         let html = Blocked {
             school: &s.school_name,

@@ -17,7 +17,12 @@ pub struct RunningConsole {
 }
 
 /// Start the console if `[console]` is configured; `None` if it is not.
-pub async fn start(config_path: Option<&Path>, store: &Store, identity: haven_store::LiveIdentity) -> Result<Option<RunningConsole>> {
+pub async fn start(
+    config_path: Option<&Path>,
+    store: &Store,
+    identity: haven_store::LiveIdentity,
+    live: Arc<haven_console::live::LivePolicy>,
+) -> Result<Option<RunningConsole>> {
     let Some(path) = config_path else { return Ok(None) };
     let config = Config::from_file(path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let Some(c) = config.console() else { return Ok(None) };
@@ -46,7 +51,8 @@ pub async fn start(config_path: Option<&Path>, store: &Store, identity: haven_st
             guest_max: p.guest_max,
         }),
     };
-    let state = ConsoleState::new(store.clone(), Arc::new(haven_accounts::SystemClock), settings).with_identity(identity);
+    let state =
+        ConsoleState::new(store.clone(), Arc::new(haven_accounts::SystemClock), settings).with_identity(identity).with_policy(live);
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %c.listen, "web console at {scheme}://{}/", c.listen);
     let (stop, stopped) = oneshot::channel::<()>();

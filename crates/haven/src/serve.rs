@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use haven_config::{Config, PortalConfig, ProxySettings, ServiceSettings};
+use haven_console::live::LivePolicy;
 use haven_dns::{DnsConfig, DnsServer, Upstream};
-use haven_policy::PolicyHandle;
+use haven_policy::{PolicyHandle, PolicySpec};
 use haven_proxy::{Authenticate, NoAccounts, PageSettings, PasswordFile, ProxyConfig, ProxyParts, ProxyServer, UpstreamResolver};
 use haven_store::{EventWriter, Retention, Store, WriterConfig};
 use http_body_util::Full;
@@ -56,8 +57,9 @@ pub fn run(config_path: Option<PathBuf>, config: Config) -> Result<ExitCode> {
     );
     let handle = Arc::new(PolicyHandle::new(built.snapshot));
     let portal = config.portal().cloned();
+    let base = config.policy().clone();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    runtime.block_on(serve(config_path, settings, handle, portal))
+    runtime.block_on(serve(config_path, settings, handle, portal, base))
 }
 
 fn init_logging() {
@@ -137,7 +139,13 @@ fn proxy_accounts(p: &ProxySettings) -> Result<Arc<dyn Authenticate>> {
     })
 }
 
-async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: Arc<PolicyHandle>, portal: Option<PortalConfig>) -> Result<ExitCode> {
+async fn serve(
+    config_path: Option<PathBuf>,
+    settings: ServiceSettings,
+    handle: Arc<PolicyHandle>,
+    portal: Option<PortalConfig>,
+    base: PolicySpec,
+) -> Result<ExitCode> {
     let proxy_auth = proxy_accounts(&settings.proxy)?;
     let proxy_resolvers: Vec<SocketAddr> = settings.upstreams.iter().filter(|u| u.tls_name.is_none()).map(|u| u.addr).collect();
     if proxy_enabled(&settings.proxy) && proxy_resolvers.is_empty() {
@@ -145,6 +153,13 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
     }
     let store =
         Store::open(&settings.store_url).await.with_context(|| format!("opening the activity store {}", redact(&settings.store_url)))?;
+    // Console policy changes over the configuration's policy, in force before any port is bound;
+    // then kept live (notified by the console, polled for other Havens, rebuilt at each expiry).
+    let live = LivePolicy::new(handle.clone(), base, store.clone(), jiff::Timestamp::now());
+    if let Err(e) = live.refresh(jiff::Timestamp::now()).await {
+        tracing::error!(error = %e, "console policy changes could not be applied; the configuration's policy is in force");
+    }
+    let live_task = tokio::spawn(live.clone().watch(Arc::new(haven_accounts::SystemClock)));
     let writer = Arc::new(
         EventWriter::spawn(store.clone(), WriterConfig { queue_capacity: settings.store_queue, ..WriterConfig::default() })
             .context("starting the activity writer")?,
@@ -225,7 +240,8 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
     };
 
     // The web console (`[console]`), over the same store; stops when this function returns.
-    let _console = crate::console::start(config_path.as_deref(), &store, identity.clone()).await.context("starting the web console")?;
+    let _console =
+        crate::console::start(config_path.as_deref(), &store, identity.clone(), live.clone()).await.context("starting the web console")?;
     let sweep_task = tokio::spawn(crate::identity::sweep(identity.clone()));
 
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("listening for SIGHUP")?;
@@ -233,11 +249,11 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
     loop {
         tokio::select! {
             _ = hangup.recv() => {
-                let outcome = reload(config_path.clone(), &handle, &counters).await;
+                let outcome = reload(config_path.clone(), &counters, &live).await;
                 if let Err(e) = outcome { tracing::error!(error = %e, "reload failed; the lists and policy in force stay in force"); }
             }
             Some(reply) = reload_rx.recv() => {
-                let outcome = reload(config_path.clone(), &handle, &counters).await;
+                let outcome = reload(config_path.clone(), &counters, &live).await;
                 if let Err(e) = &outcome { tracing::error!(error = %e, "reload failed; the lists and policy in force stay in force"); }
                 let _ = reply.send(outcome);
             }
@@ -249,6 +265,7 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
     metrics_task.abort();
     retention_task.abort();
     sweep_task.abort();
+    live_task.abort();
     dns.shutdown().await;
     if let Some(p) = proxy {
         p.shutdown().await;
@@ -261,19 +278,24 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
     Ok(ExitCode::SUCCESS)
 }
 
-/// Build a new snapshot off to the side and swap it in; on any error the old one stays.
-async fn reload(config_path: Option<PathBuf>, handle: &PolicyHandle, counters: &ServiceCounters) -> std::result::Result<String, String> {
+/// Build a new snapshot off to the side and swap it in (with the console's changes); on any
+/// error the old one stays.
+async fn reload(
+    config_path: Option<PathBuf>,
+    counters: &ServiceCounters,
+    live: &LivePolicy,
+) -> std::result::Result<String, String> {
     let started = std::time::Instant::now();
     let built = tokio::task::spawn_blocking(move || {
         let config = match &config_path {
             Some(p) => Config::from_file(p),
             None => Config::embedded(),
         };
-        config.and_then(|c| c.build())
+        config.and_then(|c| c.build().map(|b| (b, c.policy().clone())))
     })
     .await
     .map_err(|e| format!("reload task failed: {e}"));
-    let built = match built {
+    let (built, base) = match built {
         Ok(Ok(b)) => b,
         Ok(Err(e)) => {
             counters.reload_failures.fetch_add(1, Ordering::Relaxed);
@@ -291,7 +313,10 @@ async fn reload(config_path: Option<PathBuf>, handle: &PolicyHandle, counters: &
         built.lists.total_rejected,
         started.elapsed().as_millis()
     );
-    drop(handle.replace(built.snapshot));
+    // The new lists and base policy, with the console's changes laid over them, in one swap.
+    if let Err(e) = live.install(built.snapshot, base, jiff::Timestamp::now(), jiff::Timestamp::now()).await {
+        tracing::error!(error = %e, "console policy changes could not be applied over the reloaded configuration");
+    }
     counters.reloads.fetch_add(1, Ordering::Relaxed);
     tracing::info!("{summary}");
     Ok(summary)

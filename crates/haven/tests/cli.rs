@@ -486,4 +486,5 @@ mod init_recover_people {
 /// End-to-end flows through the real `haven serve`, one file per feature in `tests/cli/`.
 mod cli {
     mod portal;
+    mod policy_changes;
 }
