@@ -6,6 +6,7 @@
 //! `Snapshot`. A failed build changes nothing, so the snapshot in force stays in force.
 
 mod console;
+mod radius;
 mod raw;
 mod taxonomy_data;
 
@@ -25,6 +26,7 @@ use jiff::tz::TimeZone;
 use raw::{RawConfig, RawFloorSource, RawGroup, RawList};
 pub use taxonomy_data::{Audience, AudienceDefault, builtin_taxonomy};
 pub use console::{ConsoleConfig, ConsoleTls, DEFAULT_CONSOLE_LISTEN, RawConsole};
+pub use radius::{DEFAULT_RADIUS_LISTEN, RadiusClientConfig, RadiusSecret, RadiusSettings, RawRadius, RawRadiusClient};
 
 /// The built-in default policy (St John's acceptable-use table, made age-appropriate).
 pub const DEFAULT_POLICY: &str = include_str!("../data/default-policy.toml");
@@ -222,6 +224,7 @@ pub struct Config {
     tz: TimeZone,
     service: ServiceSettings,
     console: Option<ConsoleConfig>,
+    radius: Option<RadiusSettings>,
 }
 
 /// A built snapshot with what loading it took.
@@ -258,6 +261,7 @@ impl Config {
         let audit_path = base.join(raw.audit.path.as_deref().unwrap_or("haven-audit.jsonl"));
         let service = service_settings(&raw, base, &mut errors);
         let console = console::console_config(raw.console.as_ref(), base, &mut errors);
+        let radius = radius::radius_settings(raw.radius.as_ref(), base, &mut errors);
         let (taxonomy, audience) = match builtin_taxonomy(&raw.categories) {
             Ok(t) => t,
             Err(e) => return Err(ConfigError::Invalid { path: origin.into(), errors: e, audit_path }),
@@ -303,7 +307,7 @@ impl Config {
         if !errors.is_empty() {
             return Err(ConfigError::Invalid { path: origin.into(), errors, audit_path });
         }
-        Ok(Config { origin: origin.into(), taxonomy, policy, lists, floor, audit_path, tz, service, console })
+        Ok(Config { origin: origin.into(), taxonomy, policy, lists, floor, audit_path, tz, service, console, radius })
     }
 
     /// Load every list and freeze a snapshot. Nothing is changed on failure.
@@ -361,6 +365,11 @@ impl Config {
     /// The web console's settings, when `[console]` is present.
     pub fn console(&self) -> Option<&ConsoleConfig> {
         self.console.as_ref()
+    }
+
+    /// `[radius]`, if the RADIUS accounting listener is configured.
+    pub fn radius(&self) -> Option<&RadiusSettings> {
+        self.radius.as_ref()
     }
 
     /// Where the configuration came from.

@@ -51,6 +51,8 @@ pub struct RawConfig {
     pub proxy: RawProxy,
     /// The web console; absent means no console.
     pub console: Option<crate::console::RawConsole>,
+    /// The RADIUS accounting listener; absent means none.
+    pub radius: Option<crate::radius::RawRadius>,
 }
 
 /// `[proxy]`.

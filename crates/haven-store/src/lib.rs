@@ -18,6 +18,7 @@
 
 mod accounts;
 mod error;
+mod logins;
 mod people;
 mod priority;
 mod query;
@@ -32,6 +33,7 @@ pub use accounts::{
     Account, ApiTokenRecord, AuthAuditQuery, AuthAuditRecord, AuthEvent, NewAccount, NewApiToken, SessionRecord, normalise_username,
 };
 pub use error::{RecordError, StoreError};
+pub use logins::PersonLogin;
 pub use people::{ImportPlan, PeopleQuery, PersonChange, PersonRecord};
 pub use query::{Action, ActivityQuery, Cursor, DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT};
 pub use retention::{DEFAULT_RETENTION_DAYS, PruneReport, Retention, RetentionRecord};

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use haven_config::{Config, ProxySettings, ServiceSettings};
-use haven_dns::{DnsConfig, DnsServer, SnapshotIdentity, Upstream};
+use haven_dns::{DnsConfig, DnsServer, Upstream};
 use haven_policy::PolicyHandle;
 use haven_proxy::{Authenticate, NoAccounts, PageSettings, PasswordFile, ProxyConfig, ProxyParts, ProxyServer, UpstreamResolver};
 use haven_store::{EventWriter, Retention, Store, WriterConfig};
@@ -56,7 +56,8 @@ pub fn run(config_path: Option<PathBuf>, config: Config) -> Result<ExitCode> {
     );
     let handle = Arc::new(PolicyHandle::new(built.snapshot));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    runtime.block_on(serve(config_path, settings, handle))
+    let radius = config.radius().cloned();
+    runtime.block_on(serve(config_path, settings, handle, radius))
 }
 
 fn init_logging() {
@@ -136,7 +137,12 @@ fn proxy_accounts(p: &ProxySettings) -> Result<Arc<dyn Authenticate>> {
     })
 }
 
-async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: Arc<PolicyHandle>) -> Result<ExitCode> {
+async fn serve(
+    config_path: Option<PathBuf>,
+    settings: ServiceSettings,
+    handle: Arc<PolicyHandle>,
+    radius: Option<haven_config::RadiusSettings>,
+) -> Result<ExitCode> {
     let proxy_auth = proxy_accounts(&settings.proxy)?;
     let proxy_resolvers: Vec<SocketAddr> = settings.upstreams.iter().filter(|u| u.tls_name.is_none()).map(|u| u.addr).collect();
     if proxy_enabled(&settings.proxy) && proxy_resolvers.is_empty() {
@@ -148,7 +154,9 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
         EventWriter::spawn(store.clone(), WriterConfig { queue_capacity: settings.store_queue, ..WriterConfig::default() })
             .context("starting the activity writer")?,
     );
-    let dns = DnsServer::bind(dns_config(&settings), handle.clone(), Arc::new(SnapshotIdentity), writer.clone())
+    // Live bindings (RADIUS accounting, ...); an address nobody bound is the address alone.
+    let book = haven_identity::IdentityBook::new();
+    let dns = DnsServer::bind(dns_config(&settings), handle.clone(), book.clone(), writer.clone())
         .await
         .context("starting the DNS service")?;
     let addrs = dns.local_addrs();
@@ -156,7 +164,7 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
     let proxy = if proxy_enabled(&settings.proxy) {
         let parts = ProxyParts {
             policy: handle.clone(),
-            identify: Arc::new(SnapshotIdentity),
+            identify: book.clone(),
             auth: proxy_auth,
             resolver: Arc::new(UpstreamResolver::new(proxy_resolvers, settings.upstream_timeout)),
             sink: writer.clone(),
@@ -168,6 +176,9 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
     } else {
         None
     };
+
+    let radius = crate::radius::start(radius.as_ref(), book.clone(), &store).await?;
+    let radius_metrics = radius.as_ref().map(haven_radius::RadiusServer::metrics);
 
     let counters = Arc::new(ServiceCounters::default());
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
@@ -187,6 +198,9 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
                     dns_metrics.render_prometheus(&mut out);
                     if let Some(p) = &proxy_metrics {
                         p.render_prometheus(&mut out);
+                    }
+                    if let Some(r) = &radius_metrics {
+                        r.render_prometheus(&mut out);
                     }
                     render_service_metrics(&mut out, &writer, &counters);
                     out
@@ -241,6 +255,9 @@ async fn serve(config_path: Option<PathBuf>, settings: ServiceSettings, handle: 
     metrics_task.abort();
     retention_task.abort();
     dns.shutdown().await;
+    if let Some(r) = radius {
+        r.shutdown().await;
+    }
     if let Some(p) = proxy {
         p.shutdown().await;
     }
