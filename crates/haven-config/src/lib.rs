@@ -7,6 +7,7 @@
 
 mod console;
 mod portal;
+mod radius;
 mod raw;
 mod taxonomy_data;
 
@@ -27,6 +28,7 @@ use raw::{RawConfig, RawFloorSource, RawGroup, RawList};
 pub use taxonomy_data::{Audience, AudienceDefault, builtin_taxonomy};
 pub use console::{ConsoleConfig, ConsoleTls, DEFAULT_CONSOLE_LISTEN, RawConsole};
 pub use portal::{PortalConfig, RawPortal};
+pub use radius::{DEFAULT_RADIUS_LISTEN, RadiusClientConfig, RadiusSecret, RadiusSettings, RawRadius, RawRadiusClient};
 
 /// The built-in default policy (St John's acceptable-use table, made age-appropriate).
 pub const DEFAULT_POLICY: &str = include_str!("../data/default-policy.toml");
@@ -225,6 +227,7 @@ pub struct Config {
     service: ServiceSettings,
     console: Option<ConsoleConfig>,
     portal: Option<PortalConfig>,
+    radius: Option<RadiusSettings>,
 }
 
 /// A built snapshot with what loading it took.
@@ -267,6 +270,7 @@ impl Config {
         {
             service.proxy.unblock_url = console_unblock_url(c);
         }
+        let radius = radius::radius_settings(raw.radius.as_ref(), base, &mut errors);
         let (taxonomy, audience) = match builtin_taxonomy(&raw.categories) {
             Ok(t) => t,
             Err(e) => return Err(ConfigError::Invalid { path: origin.into(), errors: e, audit_path }),
@@ -313,7 +317,7 @@ impl Config {
         if !errors.is_empty() {
             return Err(ConfigError::Invalid { path: origin.into(), errors, audit_path });
         }
-        Ok(Config { origin: origin.into(), taxonomy, policy, lists, floor, audit_path, tz, service, console, portal })
+        Ok(Config { origin: origin.into(), taxonomy, policy, lists, floor, audit_path, tz, service, console, portal, radius })
     }
 
     /// Load every list and freeze a snapshot. Nothing is changed on failure.
@@ -376,6 +380,11 @@ impl Config {
     /// The captive portal's settings, when `[portal]` is present and on.
     pub fn portal(&self) -> Option<&PortalConfig> {
         self.portal.as_ref()
+    }
+
+    /// `[radius]`, if the RADIUS accounting listener is configured.
+    pub fn radius(&self) -> Option<&RadiusSettings> {
+        self.radius.as_ref()
     }
 
     /// Where the configuration came from.

@@ -53,6 +53,8 @@ pub struct RawConfig {
     pub console: Option<crate::console::RawConsole>,
     /// The captive portal; absent means none.
     pub portal: Option<crate::portal::RawPortal>,
+    /// The RADIUS accounting listener; absent means none.
+    pub radius: Option<crate::radius::RawRadius>,
 }
 
 /// `[proxy]`.

@@ -20,6 +20,7 @@ mod accounts;
 mod error;
 mod identity;
 mod network;
+mod logins;
 mod people;
 mod policy;
 mod priority;
@@ -38,6 +39,7 @@ pub use accounts::{
 pub use error::{RecordError, StoreError};
 pub use identity::{BindingLogRecord, LiveIdentity, NetworkLogin, SYSTEM_ACTOR};
 pub use network::{DeviceRecord, GuestPass, GuestQuery, GuestStatus, NewDevice};
+pub use logins::PersonLogin;
 pub use people::{ImportPlan, PeopleQuery, PersonChange, PersonRecord};
 pub use policy::{
     ActivitySearchRecord, ChangeQuery, NewChange, NewSite, NewUnblockRequest, PolicyChangeRecord, RuleRecord, SiteRecord, UnblockRecord, WindowRecord,

@@ -63,7 +63,7 @@ pub struct PeopleQuery {
     pub limit: u32,
 }
 
-const COLUMNS: &str = "id, kind, person_key, given_name, family_name, year_group, tutor_group, date_of_birth, upn, email, \
+pub(crate) const COLUMNS: &str = "id, kind, person_key, given_name, family_name, year_group, tutor_group, date_of_birth, upn, email, \
                        job_title, roles, filter_group, active, left_ms, source, updated_ms";
 
 macro_rules! person_row {
@@ -96,10 +96,12 @@ macro_rules! person_row {
     }};
 }
 
-fn finish((kind, mut p): (String, PersonRecord)) -> Result<PersonRecord, RecordError> {
+pub(crate) fn finish((kind, mut p): (String, PersonRecord)) -> Result<PersonRecord, RecordError> {
     p.person.kind = PersonKind::parse(&kind).ok_or(RecordError::Corrupt { table: "people", id: p.id, field: "kind", value: kind })?;
     Ok(p)
 }
+
+pub(crate) use person_row;
 
 fn differences(old: &Person, new: &Person, active: bool) -> Vec<&'static str> {
     let mut f = Vec::new();

@@ -80,6 +80,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_records.sql"),
         postgres: include_str!("../migrations/postgres/0011_records.sql"),
     },
+    Migration {
+        version: 10,
+        description: "sign-in names of people (LDAP uid, sAMAccountName, UPN) for RADIUS",
+        sqlite: include_str!("../migrations/sqlite/0010_person_logins.sql"),
+        postgres: include_str!("../migrations/postgres/0010_person_logins.sql"),
+    },
 ];
 
 const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS haven_schema (\

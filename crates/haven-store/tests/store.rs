@@ -893,3 +893,5 @@ mod policy;
 mod identity;
 #[path = "tables/records.rs"]
 mod records;
+#[path = "tables/logins.rs"]
+mod logins;

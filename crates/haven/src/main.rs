@@ -8,6 +8,7 @@ mod init;
 mod lists;
 mod memory;
 mod people;
+mod radius;
 mod serve;
 
 use std::path::PathBuf;

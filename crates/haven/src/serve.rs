@@ -59,7 +59,8 @@ pub fn run(config_path: Option<PathBuf>, config: Config) -> Result<ExitCode> {
     let portal = config.portal().cloned();
     let base = config.policy().clone();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    runtime.block_on(serve(config_path, settings, handle, portal, base))
+    let radius = config.radius().cloned();
+    runtime.block_on(serve(config_path, settings, handle, portal, base, radius))
 }
 
 fn init_logging() {
@@ -145,6 +146,7 @@ async fn serve(
     handle: Arc<PolicyHandle>,
     portal: Option<PortalConfig>,
     base: PolicySpec,
+    radius: Option<haven_config::RadiusSettings>,
 ) -> Result<ExitCode> {
     let proxy_auth = proxy_accounts(&settings.proxy)?;
     let proxy_resolvers: Vec<SocketAddr> = settings.upstreams.iter().filter(|u| u.tls_name.is_none()).map(|u| u.addr).collect();
@@ -168,6 +170,7 @@ async fn serve(
     let identity = crate::identity::start(&store).await?;
     let mut dns_settings = dns_config(&settings);
     dns_settings.captive_portal = portal.is_some();
+    let book = identity.book().clone();
     let dns = DnsServer::bind(dns_settings, handle.clone(), identity.book().clone(), writer.clone())
         .await
         .context("starting the DNS service")?;
@@ -176,7 +179,7 @@ async fn serve(
     let proxy = if proxy_enabled(&settings.proxy) {
         let parts = ProxyParts {
             policy: handle.clone(),
-            identify: identity.book().clone(),
+            identify: book.clone(),
             auth: proxy_auth,
             resolver: Arc::new(UpstreamResolver::new(proxy_resolvers, settings.upstream_timeout)),
             sink: writer.clone(),
@@ -190,6 +193,9 @@ async fn serve(
     } else {
         None
     };
+
+    let radius = crate::radius::start(radius.as_ref(), book.clone(), &store).await?;
+    let radius_metrics = radius.as_ref().map(haven_radius::RadiusServer::metrics);
 
     let counters = Arc::new(ServiceCounters::default());
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
@@ -209,6 +215,9 @@ async fn serve(
                     dns_metrics.render_prometheus(&mut out);
                     if let Some(p) = &proxy_metrics {
                         p.render_prometheus(&mut out);
+                    }
+                    if let Some(r) = &radius_metrics {
+                        r.render_prometheus(&mut out);
                     }
                     render_service_metrics(&mut out, &writer, &counters);
                     out
@@ -267,6 +276,9 @@ async fn serve(
     sweep_task.abort();
     live_task.abort();
     dns.shutdown().await;
+    if let Some(r) = radius {
+        r.shutdown().await;
+    }
     if let Some(p) = proxy {
         p.shutdown().await;
     }

@@ -487,4 +487,5 @@ mod init_recover_people {
 mod cli {
     mod portal;
     mod policy_changes;
+    mod radius;
 }
