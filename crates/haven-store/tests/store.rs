@@ -872,3 +872,6 @@ mod accounts;
 
 #[path = "tables/people.rs"]
 mod people;
+
+#[path = "tables/alerts.rs"]
+mod alerts;
