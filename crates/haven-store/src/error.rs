@@ -121,6 +121,14 @@ pub enum RecordError {
         /// The id asked for.
         id: i64,
     },
+    /// A value given for an alert is not acceptable (a missing reason, an end in the past).
+    #[error("{field}: {reason}")]
+    AlertInput {
+        /// The field at fault.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -17,6 +17,7 @@
 //! Times are stored as integer milliseconds since the Unix epoch, UTC.
 
 mod accounts;
+mod alerts;
 mod error;
 mod identity;
 mod network;
@@ -35,6 +36,10 @@ mod writer;
 
 pub use accounts::{
     Account, ApiTokenRecord, AuthAuditQuery, AuthAuditRecord, AuthEvent, NewAccount, NewApiToken, SessionRecord, normalise_username,
+};
+pub use alerts::{
+    AlertKeyword, AlertLogEntry, AlertOutcome, AlertQuery, AlertRecord, AlertState, DeliveryRecord, ExclusionRecord, NewAlert, NewExclusion,
+    RuleChange, SURROUNDING_MINUTES,
 };
 pub use error::{RecordError, StoreError};
 pub use identity::{BindingLogRecord, LiveIdentity, NetworkLogin, SYSTEM_ACTOR};

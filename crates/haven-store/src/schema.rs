@@ -12,7 +12,7 @@ use crate::error::StoreError;
 use crate::store::{Db, Store};
 
 /// The newest schema version this build knows; a freshly opened store is at this version.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 15;
 
 /// How many migrations this build knows (versions may have gaps: numbers are reserved per feature).
 pub const MIGRATION_COUNT: i64 = MIGRATIONS.len() as i64;
@@ -85,6 +85,12 @@ const MIGRATIONS: &[Migration] = &[
         description: "sign-in names of people (LDAP uid, sAMAccountName, UPN) for RADIUS",
         sqlite: include_str!("../migrations/sqlite/0010_person_logins.sql"),
         postgres: include_str!("../migrations/postgres/0010_person_logins.sql"),
+    },
+    Migration {
+        version: 15,
+        description: "alerts: evidence, lifecycle log, deliveries, exclusions, rule change log",
+        sqlite: include_str!("../migrations/sqlite/0015_alerts.sql"),
+        postgres: include_str!("../migrations/postgres/0015_alerts.sql"),
     },
 ];
 

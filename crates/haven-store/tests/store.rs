@@ -895,3 +895,5 @@ mod identity;
 mod records;
 #[path = "tables/logins.rs"]
 mod logins;
+#[path = "tables/alerts.rs"]
+mod alerts;
