@@ -484,4 +484,6 @@ mod init_recover_people {
 }
 
 /// End-to-end flows through the real `haven serve`, one file per feature in `tests/cli/`.
-mod cli {}
+mod cli {
+    mod records;
+}
