@@ -9,6 +9,7 @@ mod lists;
 mod memory;
 mod people;
 mod radius;
+mod records;
 mod serve;
 
 use std::path::PathBuf;
@@ -55,6 +56,11 @@ enum Command {
     People {
         #[command(subcommand)]
         command: people::PeopleCommand,
+    },
+    /// Safeguarding records: verify the hash chain and attachments.
+    Records {
+        #[command(subcommand)]
+        command: records::RecordsCommand,
     },
     /// Print a proxy users-file line for USER, reading the password from standard input.
     ProxyUser {
@@ -112,6 +118,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Init(args) => init::init(&args),
         Command::Recover(args) => init::recover(&config, &args),
         Command::People { command } => people::run(&config, command),
+        Command::Records { command } => records::run(&config, command),
         Command::Config => {
             println!("ok: {config}");
             Ok(ExitCode::SUCCESS)

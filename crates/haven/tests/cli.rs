@@ -488,4 +488,5 @@ mod cli {
     mod portal;
     mod policy_changes;
     mod radius;
+    mod records;
 }
