@@ -5,5 +5,6 @@ mod core {
     pub mod decisions;
     pub mod fixture;
     pub mod matcher;
+    pub mod overlay;
     pub mod reload;
 }
