@@ -12,7 +12,7 @@ use sqlx::Row;
 
 use crate::error::RecordError;
 use crate::query::ActivityQuery;
-use crate::row::{EventRef, EventRow, SELECT_COLUMNS, StoredEvent};
+use crate::row::{EventRow, SELECT_COLUMNS, StoredEvent};
 use crate::sql::{on_read, on_write, ts};
 use crate::store::{Db, Store};
 
@@ -411,30 +411,9 @@ const INSERT_EVENT: &str = "INSERT INTO alert_events (alert_id, time_ms, channel
 
 /// Bind one event's columns after the alert id.
 macro_rules! bind_event {
-    ($q:expr, $alert:expr, $ev:expr) => {{
-        let r = EventRef::new($ev);
-        $q.bind($alert)
-            .bind(r.time_ms)
-            .bind(r.channel)
-            .bind(r.client)
-            .bind(r.device)
-            .bind(r.user)
-            .bind(r.grp)
-            .bind(r.name)
-            .bind(r.qtype)
-            .bind(r.action)
-            .bind(r.category)
-            .bind(r.rule)
-            .bind(r.list_source)
-            .bind(r.list_entry)
-            .bind(i32::from(r.flags))
-            .bind(r.upstream)
-            .bind(r.latency_us)
-            .bind(r.sni)
-            .bind(r.status)
-            .bind(r.bytes_up)
-            .bind(r.bytes_down)
-    }};
+    ($q:expr, $alert:expr, $ev:expr) => {
+        crate::row::bind_event_columns!($q.bind($alert), $ev)
+    };
 }
 
 const INSERT_LOG: &str = "INSERT INTO alert_log (alert_id, at_ms, actor, action, detail) VALUES ($1, $2, $3, $4, $5)";

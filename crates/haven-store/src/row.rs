@@ -189,3 +189,33 @@ impl EventRow {
         })
     }
 }
+
+/// Bind one event's columns, in the order of the events table's insert column list, so the
+/// activity writer and the alert evidence copy cannot drift apart.
+macro_rules! bind_event_columns {
+    ($q:expr, $ev:expr) => {{
+        let r = $crate::row::EventRef::new($ev);
+        $q.bind(r.time_ms)
+            .bind(r.channel)
+            .bind(r.client)
+            .bind(r.device)
+            .bind(r.user)
+            .bind(r.grp)
+            .bind(r.name)
+            .bind(r.qtype)
+            .bind(r.action)
+            .bind(r.category)
+            .bind(r.rule)
+            .bind(r.list_source)
+            .bind(r.list_entry)
+            .bind(i32::from(r.flags))
+            .bind(r.upstream)
+            .bind(r.latency_us)
+            .bind(r.sni)
+            .bind(r.status)
+            .bind(r.bytes_up)
+            .bind(r.bytes_down)
+    }};
+}
+
+pub(crate) use bind_event_columns;

@@ -300,28 +300,7 @@ async fn insert_sqlite(pool: &SqlitePool, events: &[Event]) -> Result<u64, sqlx:
         let (chunk, tail) = rest.split_at(n);
         let mut q = sqlx::query(sqlite_insert_sql(n));
         for ev in chunk {
-            let r = EventRef::new(ev);
-            q = q
-                .bind(r.time_ms)
-                .bind(r.channel)
-                .bind(r.client)
-                .bind(r.device)
-                .bind(r.user)
-                .bind(r.grp)
-                .bind(r.name)
-                .bind(r.qtype)
-                .bind(r.action)
-                .bind(r.category)
-                .bind(r.rule)
-                .bind(r.list_source)
-                .bind(r.list_entry)
-                .bind(r.flags)
-                .bind(r.upstream)
-                .bind(r.latency_us)
-                .bind(r.sni)
-                .bind(r.status)
-                .bind(r.bytes_up)
-                .bind(r.bytes_down);
+            q = crate::row::bind_event_columns!(q, ev);
         }
         written += q.execute(&mut *tx).await?.rows_affected();
         rest = tail;
