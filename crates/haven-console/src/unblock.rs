@@ -25,9 +25,16 @@ use crate::pages::{Fields, field, rfc3339};
 use crate::policy::{parse_expiry, scope_words};
 use crate::view::{self, Layout};
 
-/// The group a block page's rule reference names (`ks3/gambling` -> `ks3`).
+/// The group a block page's rule reference names, so the request goes to the right policy:
+/// `ks3/gambling` -> `ks3`, `sixth-form/games` -> `sixth-form`, `year-7-site-2` -> `year-7`.
 fn group_of(reference: &str) -> &str {
-    reference.split(['/', '-']).next().unwrap_or("")
+    if let Some((group, _)) = reference.split_once('/') {
+        return group;
+    }
+    match reference.rsplit_once("-site-") {
+        Some((group, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => group,
+        _ => "",
+    }
 }
 
 /// The site to allow from the blocked address (`https://a.example/x` -> `a.example`).
@@ -420,4 +427,19 @@ pub async fn api_decline(
     let f = crate::policy::json_fields(&body.map_or(Value::Null, |b| b.0));
     decide(&state, &p, id, false, field(&f, "note")).await?;
     Ok(Json(json!({ "id": id, "status": "declined" })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_of;
+
+    #[test]
+    fn group_of_keeps_hyphens_in_group_ids() {
+        assert_eq!(group_of("ks3/gambling"), "ks3");
+        assert_eq!(group_of("sixth-form/games"), "sixth-form");
+        assert_eq!(group_of("year-7-site-2"), "year-7");
+        assert_eq!(group_of("staff-site-12"), "staff");
+        assert_eq!(group_of("floor"), "");
+        assert_eq!(group_of("a-site-x"), "");
+    }
 }

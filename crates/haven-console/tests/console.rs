@@ -5,6 +5,7 @@
 
 mod console {
     pub mod common;
+    pub mod chrome;
     mod rbac;
     mod csrf;
     mod sign_in;
