@@ -6,6 +6,7 @@
 //! `Snapshot`. A failed build changes nothing, so the snapshot in force stays in force.
 
 mod console;
+mod directory;
 mod portal;
 mod radius;
 mod raw;
@@ -27,6 +28,10 @@ use jiff::tz::TimeZone;
 use raw::{RawConfig, RawFloorSource, RawGroup, RawList};
 pub use taxonomy_data::{Audience, AudienceDefault, builtin_taxonomy};
 pub use console::{ConsoleConfig, ConsoleTls, DEFAULT_CONSOLE_LISTEN, RawConsole};
+pub use directory::{
+    DirectoryAttributeNames, DirectoryGroupSettings, DirectoryPassword, DirectorySettings, DirectoryTransport, RawDirectory, RawDirectoryAttributes,
+    RawDirectoryGroup,
+};
 pub use portal::{PortalConfig, RawPortal};
 pub use radius::{DEFAULT_RADIUS_LISTEN, RadiusClientConfig, RadiusSecret, RadiusSettings, RawRadius, RawRadiusClient};
 
@@ -228,6 +233,7 @@ pub struct Config {
     console: Option<ConsoleConfig>,
     portal: Option<PortalConfig>,
     radius: Option<RadiusSettings>,
+    directory: Option<DirectorySettings>,
 }
 
 /// A built snapshot with what loading it took.
@@ -271,6 +277,7 @@ impl Config {
             service.proxy.unblock_url = console_unblock_url(c);
         }
         let radius = radius::radius_settings(raw.radius.as_ref(), base, &mut errors);
+        let directory = directory::directory_settings(raw.directory.as_ref(), base, &mut errors);
         let (taxonomy, audience) = match builtin_taxonomy(&raw.categories) {
             Ok(t) => t,
             Err(e) => return Err(ConfigError::Invalid { path: origin.into(), errors: e, audit_path }),
@@ -317,7 +324,7 @@ impl Config {
         if !errors.is_empty() {
             return Err(ConfigError::Invalid { path: origin.into(), errors, audit_path });
         }
-        Ok(Config { origin: origin.into(), taxonomy, policy, lists, floor, audit_path, tz, service, console, portal, radius })
+        Ok(Config { origin: origin.into(), taxonomy, policy, lists, floor, audit_path, tz, service, console, portal, radius, directory })
     }
 
     /// Load every list and freeze a snapshot. Nothing is changed on failure.
@@ -380,6 +387,11 @@ impl Config {
     /// The captive portal's settings, when `[portal]` is present and on.
     pub fn portal(&self) -> Option<&PortalConfig> {
         self.portal.as_ref()
+    }
+
+    /// `[directory]`, if people are synced from LDAP / Active Directory.
+    pub fn directory(&self) -> Option<&DirectorySettings> {
+        self.directory.as_ref()
     }
 
     /// `[radius]`, if the RADIUS accounting listener is configured.

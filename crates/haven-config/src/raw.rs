@@ -55,6 +55,8 @@ pub struct RawConfig {
     pub portal: Option<crate::portal::RawPortal>,
     /// The RADIUS accounting listener; absent means none.
     pub radius: Option<crate::radius::RawRadius>,
+    /// `[directory]`: LDAP / Active Directory sync.
+    pub directory: Option<crate::directory::RawDirectory>,
 }
 
 /// `[proxy]`.

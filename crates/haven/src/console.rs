@@ -51,8 +51,11 @@ pub async fn start(
             guest_max: p.guest_max,
         }),
     };
-    let state =
+    let mut state =
         ConsoleState::new(store.clone(), Arc::new(haven_accounts::SystemClock), settings).with_identity(identity).with_policy(live);
+    if let Some(d) = config.directory().filter(|d| d.portal_sign_in) {
+        state = state.with_authenticator(Arc::new(crate::directory::DirectoryPortal::new(crate::directory::directory_config(d)?)));
+    }
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %c.listen, "web console at {scheme}://{}/", c.listen);
     let (stop, stopped) = oneshot::channel::<()>();

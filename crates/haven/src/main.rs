@@ -3,6 +3,7 @@
 mod activity;
 mod check;
 mod console;
+mod directory;
 mod identity;
 mod init;
 mod lists;

@@ -1,4 +1,4 @@
-//! `haven people import|list`: the people directory from the command line. An import prints
+//! `haven people import|sync|list`: the people directory from the command line. An import prints
 //! its plan (adds, changes, leavers) and every bad row with its row number and field; with
 //! `--dry-run` nothing is written, otherwise the good rows go in and leavers are disabled.
 
@@ -32,6 +32,16 @@ pub enum PeopleCommand {
         #[arg(long)]
         no_leavers: bool,
     },
+    /// Sync people from LDAP / Active Directory (`[directory]`): adds, changes and leavers,
+    /// mapped by group membership (nested groups included).
+    Sync {
+        /// Show what would change and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply even when more than `directory.max_leavers_percent` would be marked as left.
+        #[arg(long)]
+        allow_mass_leavers: bool,
+    },
     /// List people in the directory.
     List {
         /// Only names, emails, UPNs or tutor groups containing this.
@@ -60,6 +70,7 @@ pub fn run(config: &Config, command: PeopleCommand) -> Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     let store_url = config.service().store_url.clone();
     match command {
+        PeopleCommand::Sync { dry_run, allow_mass_leavers } => crate::directory::run_sync(config, group_map(config)?, dry_run, allow_mass_leavers),
         PeopleCommand::Import { file, format, kind, dry_run, no_leavers } => {
             let fmt = ImportFormat::parse(&format).with_context(|| format!("--format {format:?}: use wonde, sims, arbor or plain"))?;
             let default_kind = PersonKind::parse(&kind).with_context(|| format!("--kind {kind:?}: use pupil, staff, governor, volunteer or visitor"))?;

@@ -60,7 +60,12 @@ pub fn run(config_path: Option<PathBuf>, config: Config) -> Result<ExitCode> {
     let base = config.policy().clone();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let radius = config.radius().cloned();
-    runtime.block_on(serve(config_path, settings, handle, portal, base, radius))
+    // Directory sync settings are mapped (and the CA file read) before any port is bound.
+    let directory = match config.directory().and_then(|d| d.sync_every.map(|every| (d, every))) {
+        Some((d, every)) => Some((crate::directory::directory_config(d)?, crate::people::group_map(&config)?, every)),
+        None => None,
+    };
+    runtime.block_on(serve(config_path, settings, handle, portal, base, radius, directory))
 }
 
 fn init_logging() {
@@ -147,6 +152,7 @@ async fn serve(
     portal: Option<PortalConfig>,
     base: PolicySpec,
     radius: Option<haven_config::RadiusSettings>,
+    directory: Option<(haven_directory::DirectoryConfig, haven_accounts::people::GroupMap, Duration)>,
 ) -> Result<ExitCode> {
     let proxy_auth = proxy_accounts(&settings.proxy)?;
     let proxy_resolvers: Vec<SocketAddr> = settings.upstreams.iter().filter(|u| u.tls_name.is_none()).map(|u| u.addr).collect();
@@ -252,6 +258,8 @@ async fn serve(
     let _console =
         crate::console::start(config_path.as_deref(), &store, identity.clone(), live.clone()).await.context("starting the web console")?;
     let sweep_task = tokio::spawn(crate::identity::sweep(identity.clone()));
+    // Directory sync (`[directory]`, `sync_minutes`): people and their sign-in names kept current.
+    let directory_task = directory.map(|(dc, groups, every)| tokio::spawn(crate::directory::sync_every(store.clone(), dc, groups, every)));
 
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("listening for SIGHUP")?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("listening for SIGTERM")?;
@@ -274,6 +282,9 @@ async fn serve(
     metrics_task.abort();
     retention_task.abort();
     sweep_task.abort();
+    if let Some(t) = directory_task {
+        t.abort();
+    }
     live_task.abort();
     dns.shutdown().await;
     if let Some(r) = radius {
