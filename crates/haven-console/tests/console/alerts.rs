@@ -284,6 +284,8 @@ async fn an_exclusion_with_expiry_is_stored_applies_by_scope_and_is_listed_until
     assert!(row.contains("site or search drugs.example") && row.contains("In force") && row.contains("Drugs-education project"), "{row}");
     assert!(row.contains("Mon 17 Mar 2025 09:00"), "{row}");
     app.advance(8 * 86_400);
+    let dsl = app.store.account_by_username("dsl").await.unwrap().unwrap();
+    let (cookie, csrf) = app.session(dsl.id).await;
     let list = app.get("/alerts/exclusions", Some(&cookie)).await;
     assert!(between(&list.body, &format!("<tr data-id=\"{}\">", x[0].id), "</tr>").unwrap().contains("Ended"), "an ended exclusion is still listed");
 
@@ -295,7 +297,6 @@ async fn an_exclusion_with_expiry_is_stored_applies_by_scope_and_is_listed_until
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let x = app.store.active_exclusions(app.clock_now()).await.unwrap();
     assert_eq!((x[0].person.as_deref(), x[0].until), (Some("jo.bloggs"), "2025-04-29T23:00:00Z".parse().unwrap()));
-    let dsl = app.store.account_by_username("dsl").await.unwrap().unwrap();
     let narrow = app.token(dsl.id, haven_accounts::role::PermissionSet::of(&[Permission::ManageAlerts])).await;
     let api = app.api(Method::GET, "/api/v1/alerts/exclusions", Some(&narrow), None).await.json();
     assert_eq!(api["exclusions"][0]["scope"], "person a pupil (name hidden)");
@@ -308,7 +309,7 @@ async fn rule_edits_need_a_reason_name_the_bad_line_and_are_logged() {
     let (cookie, csrf) = as_role(&app, "dsl", Role::Dsl).await;
     let page = app.get("/alerts/rules", Some(&cookie)).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("These are Haven&#39;s default rules") || page.body.contains("These are Haven&#x27;s default rules"), "{}", &page.body[..2000.min(page.body.len())]);
+    assert!(page.body.contains("These are Haven's default rules"));
     assert!(page.body.contains("only once the same person has done so 5 times within 10m"), "plain English for the repeat rule");
     let text = "id=illegal-floor; when=flag:illegal; severity=critical; title=Tried to reach illegal content\n\
                 id=drugs; when=category:drugs; severity=high; title=Tried to reach a drugs site\n";
