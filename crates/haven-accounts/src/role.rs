@@ -3,6 +3,14 @@
 //! **Invariant:** every console page and API route names exactly one [`Permission`] (or is
 //! public / self-service), and [`Role::grants`] is the only place a role is turned into
 //! permissions. Governors get aggregates only: no permission that reveals a pupil's name.
+//!
+//! **Alerts (decided here):** the DSL, deputy DSL and headteacher work alerts
+//! ([`Permission::ManageAlerts`]: the inbox, the evidence, outcomes and exclusions) and edit the
+//! alert rules ([`Permission::ManageAlertRules`]). The IT administrator gets neither: an alert's
+//! evidence is a named pupil's searches and browsing, and what counts as a safeguarding alert is
+//! the DSL's decision, not a technical setting (the IT admin still sees the raw activity log,
+//! which records every search naming a person). Governors and the DSL team get
+//! [`Permission::ViewAlertQuality`]: open-alert counts and the quality report, which name nobody.
 
 use std::fmt;
 
@@ -63,6 +71,13 @@ pub enum Permission {
     SearchActivity,
     /// Read the record of who searched whose activity.
     ViewActivitySearches,
+    /// Work alerts: the inbox, each alert's evidence (every view recorded), acknowledging and
+    /// recording outcomes, exclusions (DSL team and headteacher; never the IT admin).
+    ManageAlerts,
+    /// Change the alert rules, each change with a reason in the rule change log.
+    ManageAlertRules,
+    /// See alert counts and the alert quality report: aggregates without names (governors too).
+    ViewAlertQuality,
 }
 
 impl Role {
@@ -91,6 +106,9 @@ impl Role {
                 ApproveUnblock,
                 ViewUnblockRequests,
                 SearchActivity,
+                ManageAlerts,
+                ManageAlertRules,
+                ViewAlertQuality,
             ],
             Role::Dsl | Role::DeputyDsl => &[
                 ViewDashboard,
@@ -104,6 +122,9 @@ impl Role {
                 ViewUnblockRequests,
                 SearchActivity,
                 ViewActivitySearches,
+                ManageAlerts,
+                ManageAlertRules,
+                ViewAlertQuality,
             ],
             Role::ItAdmin => &[
                 ViewDashboard,
@@ -123,7 +144,7 @@ impl Role {
                 SearchActivity,
             ],
             Role::Staff => &[ViewDashboard, SponsorGuests, RecordConcern, RequestUnblock],
-            Role::Governor => &[ViewDashboard, ViewPolicyChanges],
+            Role::Governor => &[ViewDashboard, ViewPolicyChanges, ViewAlertQuality],
             Role::Auditor => &[ViewDashboard, ViewAuthAudit, ViewPolicyChanges],
         }
     }
@@ -188,7 +209,7 @@ impl fmt::Display for Role {
 
 impl Permission {
     /// Every permission, for API token scopes and the OpenAPI document.
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 20] = [
         Permission::ViewDashboard,
         Permission::ViewPeople,
         Permission::ManagePeople,
@@ -206,6 +227,9 @@ impl Permission {
         Permission::ViewUnblockRequests,
         Permission::SearchActivity,
         Permission::ViewActivitySearches,
+        Permission::ManageAlerts,
+        Permission::ManageAlertRules,
+        Permission::ViewAlertQuality,
     ];
 
     /// The scope name used by API tokens (`people:read`, ...).
@@ -228,6 +252,9 @@ impl Permission {
             Permission::ViewUnblockRequests => "unblock:read",
             Permission::SearchActivity => "activity:read",
             Permission::ViewActivitySearches => "activity-searches:read",
+            Permission::ManageAlerts => "alerts:manage",
+            Permission::ManageAlertRules => "alert-rules:write",
+            Permission::ViewAlertQuality => "alert-quality:read",
         }
     }
 
@@ -256,6 +283,9 @@ impl Permission {
             Permission::ViewUnblockRequests => "see every unblock request",
             Permission::SearchActivity => "search the activity log",
             Permission::ViewActivitySearches => "read the record of activity searches",
+            Permission::ManageAlerts => "work alerts: the inbox, their evidence, outcomes and exclusions",
+            Permission::ManageAlertRules => "change the alert rules (each change with a reason)",
+            Permission::ViewAlertQuality => "read alert counts and the alert quality report (no names)",
         }
     }
 

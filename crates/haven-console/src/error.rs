@@ -39,6 +39,7 @@ impl ConsoleError {
             ConsoleError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ConsoleError::Record(haven_store::RecordError::NotFound { .. }) => StatusCode::NOT_FOUND,
             ConsoleError::Record(haven_store::RecordError::Conflict { .. }) => StatusCode::CONFLICT,
+            ConsoleError::Record(haven_store::RecordError::AlertInput { .. }) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

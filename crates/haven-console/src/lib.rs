@@ -9,8 +9,14 @@
 //! - [`Console::router`] builds the axum router over a [`ConsoleState`].
 //! - [`serve`] runs it on a listener, over TLS when given a rustls configuration.
 //! - [`tls`] loads the configured certificate or generates a self-signed one.
+//! - [`alerts`], [`alerts_rules`], [`alerts_quality`]: the DSL's alert inbox, evidence, lifecycle,
+//!   rules, exclusions and quality report.
 
 pub mod activity;
+pub mod alerts;
+pub mod alerts_quality;
+pub mod alerts_rules;
+mod alerts_view;
 pub mod api;
 pub mod error;
 pub mod guard;

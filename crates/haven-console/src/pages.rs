@@ -441,6 +441,10 @@ pub async fn dashboard_stats(state: &ConsoleState, p: &Principal) -> Result<Vec<
         let now = state.clock.now();
         stats.push(view::Stat { key: "accounts_locked", label: "locked accounts".into(), value: accounts.iter().filter(|a| LockoutPolicy::is_locked(a.locked_until, now)).count() as i64 });
     }
+    // Open alerts per severity: counts only (the DSL team and governors).
+    if p.can(Permission::ManageAlerts) || p.can(Permission::ViewAlertQuality) {
+        stats.extend(crate::alerts::dashboard_stats(state).await?);
+    }
     Ok(stats)
 }
 

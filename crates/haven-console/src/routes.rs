@@ -7,11 +7,11 @@
 
 use axum::Router;
 use axum::http::Method;
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use haven_accounts::Permission;
 use haven_accounts::session::Stage;
 
-use crate::{ConsoleState, activity, api, guard, network, pages, people, policy, portal, unblock};
+use crate::{ConsoleState, activity, alerts, alerts_quality, alerts_rules, api, guard, network, pages, people, policy, portal, unblock};
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +107,22 @@ pub enum RouteId {
     ApiUnblockApprove,
     ApiUnblockDecline,
     ApiActivity,
+    Alerts,
+    AlertDetail,
+    AlertAcknowledge,
+    AlertClose,
+    AlertRules,
+    AlertRulesSave,
+    AlertExclusions,
+    AlertQuality,
+    ApiAlerts,
+    ApiAlert,
+    ApiAlertAcknowledge,
+    ApiAlertClose,
+    ApiAlertExclusions,
+    ApiAlertRules,
+    ApiAlertRulesPut,
+    ApiAlertQuality,
 }
 
 const PENDING_TOTP: &[Stage] = &[Stage::NeedsTotp];
@@ -116,7 +132,7 @@ const ANY_STAGE: &[Stage] = &[Stage::NeedsTotp, Stage::NeedsEnrolment, Stage::Ne
 
 impl RouteId {
     /// Every route; the router is built from this list alone.
-    pub const ALL: [RouteId; 67] = [
+    pub const ALL: [RouteId; 83] = [
         RouteId::Healthy,
         RouteId::Stylesheet,
         RouteId::SignInForm,
@@ -184,6 +200,22 @@ impl RouteId {
         RouteId::ApiUnblockApprove,
         RouteId::ApiUnblockDecline,
         RouteId::ApiActivity,
+        RouteId::Alerts,
+        RouteId::AlertDetail,
+        RouteId::AlertAcknowledge,
+        RouteId::AlertClose,
+        RouteId::AlertRules,
+        RouteId::AlertRulesSave,
+        RouteId::AlertExclusions,
+        RouteId::AlertQuality,
+        RouteId::ApiAlerts,
+        RouteId::ApiAlert,
+        RouteId::ApiAlertAcknowledge,
+        RouteId::ApiAlertClose,
+        RouteId::ApiAlertExclusions,
+        RouteId::ApiAlertRules,
+        RouteId::ApiAlertRulesPut,
+        RouteId::ApiAlertQuality,
     ];
 
     /// Method, path (axum syntax) and access: the permission table.
@@ -259,6 +291,22 @@ impl RouteId {
             ApiUnblockApprove => (Method::POST, "/api/v1/unblock-requests/{id}/approve", Requires(RequestUnblock)),
             ApiUnblockDecline => (Method::POST, "/api/v1/unblock-requests/{id}/decline", Requires(RequestUnblock)),
             ApiActivity => (Method::GET, "/api/v1/activity", Requires(SearchActivity)),
+            Alerts => (Method::GET, "/alerts", Requires(ManageAlerts)),
+            AlertDetail => (Method::GET, "/alerts/{id}", Requires(ManageAlerts)),
+            AlertAcknowledge => (Method::POST, "/alerts/{id}/acknowledge", Requires(ManageAlerts)),
+            AlertClose => (Method::POST, "/alerts/{id}/close", Requires(ManageAlerts)),
+            AlertRules => (Method::GET, "/alerts/rules", Requires(ManageAlertRules)),
+            AlertRulesSave => (Method::POST, "/alerts/rules", Requires(ManageAlertRules)),
+            AlertExclusions => (Method::GET, "/alerts/exclusions", Requires(ManageAlerts)),
+            AlertQuality => (Method::GET, "/alerts/quality", Requires(ViewAlertQuality)),
+            ApiAlerts => (Method::GET, "/api/v1/alerts", Requires(ManageAlerts)),
+            ApiAlert => (Method::GET, "/api/v1/alerts/{id}", Requires(ManageAlerts)),
+            ApiAlertAcknowledge => (Method::POST, "/api/v1/alerts/{id}/acknowledge", Requires(ManageAlerts)),
+            ApiAlertClose => (Method::POST, "/api/v1/alerts/{id}/close", Requires(ManageAlerts)),
+            ApiAlertExclusions => (Method::GET, "/api/v1/alerts/exclusions", Requires(ManageAlerts)),
+            ApiAlertRules => (Method::GET, "/api/v1/alerts/rules", Requires(ManageAlertRules)),
+            ApiAlertRulesPut => (Method::PUT, "/api/v1/alerts/rules", Requires(ManageAlertRules)),
+            ApiAlertQuality => (Method::GET, "/api/v1/alerts/quality", Requires(ViewAlertQuality)),
         }
     }
 
@@ -346,6 +394,22 @@ impl RouteId {
             ApiUnblockApprove => post(unblock::api_approve),
             ApiUnblockDecline => post(unblock::api_decline),
             ApiActivity => get(activity::api_search),
+            Alerts => get(alerts::inbox),
+            AlertDetail => get(alerts::detail),
+            AlertAcknowledge => post(alerts::acknowledge),
+            AlertClose => post(alerts::close),
+            AlertRules => get(alerts_rules::page),
+            AlertRulesSave => post(alerts_rules::save),
+            AlertExclusions => get(alerts_rules::exclusions),
+            AlertQuality => get(alerts_quality::page),
+            ApiAlerts => get(alerts::api_list),
+            ApiAlert => get(alerts::api_get),
+            ApiAlertAcknowledge => post(alerts::api_acknowledge),
+            ApiAlertClose => post(alerts::api_close),
+            ApiAlertExclusions => get(alerts_rules::api_exclusions),
+            ApiAlertRules => get(alerts_rules::api_rules),
+            ApiAlertRulesPut => put(alerts_rules::api_put_rules),
+            ApiAlertQuality => get(alerts_quality::api_quality),
         }
     }
 }

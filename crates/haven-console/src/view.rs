@@ -8,6 +8,7 @@ use haven_accounts::Permission;
 
 use crate::ConsoleState;
 use crate::guard::Principal;
+pub use crate::alerts_view::*;
 pub use crate::policy_view::*;
 
 /// One navigation link.
@@ -61,6 +62,15 @@ impl Layout {
             }
             if p.can(Permission::SearchActivity) {
                 nav.push(NavLink { href: "/activity", label: "Activity" });
+            }
+            if p.can(Permission::ManageAlerts) {
+                nav.push(NavLink { href: "/alerts", label: "Alerts" });
+            }
+            if p.can(Permission::ManageAlertRules) {
+                nav.push(NavLink { href: "/alerts/rules", label: "Alert rules" });
+            }
+            if p.can(Permission::ViewAlertQuality) {
+                nav.push(NavLink { href: "/alerts/quality", label: "Alert quality" });
             }
             if p.can(Permission::ViewActivitySearches) {
                 nav.push(NavLink { href: "/activity/searches", label: "Activity searches" });

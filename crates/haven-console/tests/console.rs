@@ -15,4 +15,6 @@ mod console {
     mod people;
     mod browser;
     mod portal;
+    mod alerts;
+    mod alerts_browser;
 }

@@ -211,6 +211,10 @@ pub struct AlertQuery {
     pub from: Option<Timestamp>,
     /// Raised before.
     pub to: Option<Timestamp>,
+    /// Only this category.
+    pub category: Option<String>,
+    /// Only this filtering group.
+    pub group: Option<String>,
     /// Most rows (500 when 0).
     pub limit: u32,
 }
@@ -405,6 +409,27 @@ impl RawAlert {
     }
 }
 
+const EXCLUSION_COLUMNS: &str = "id, created_ms, created_by, person, rule, subject, until_ms, reason, from_alert";
+
+macro_rules! exclusion_row {
+    ($r:expr) => {{
+        let r = $r;
+        (|| -> Result<ExclusionRecord, sqlx::Error> {
+            Ok(ExclusionRecord {
+                id: r.try_get("id")?,
+                created: ts(r.try_get("created_ms")?),
+                created_by: r.try_get("created_by")?,
+                person: r.try_get("person")?,
+                rule: r.try_get("rule")?,
+                subject: r.try_get("subject")?,
+                until: ts(r.try_get("until_ms")?),
+                reason: r.try_get("reason")?,
+                from_alert: r.try_get("from_alert")?,
+            })
+        })()
+    }};
+}
+
 const INSERT_EVENT: &str = "INSERT INTO alert_events (alert_id, time_ms, channel, client, device, user_name, grp, name, qtype, action, \
      category, rule, list_source, list_entry, flags, upstream, latency_us, sni, status, bytes_up, bytes_down) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)";
@@ -539,6 +564,12 @@ impl Store {
             let marks: Vec<String> = (0..q.severities.len()).map(|i| format!("${}", i + 4)).collect();
             sql += &format!(" AND severity IN ({})", marks.join(", "));
             binds.clone_from(&q.severities);
+        }
+        for (column, value) in [("category", &q.category), ("grp", &q.group)] {
+            if let Some(v) = value {
+                binds.push(v.clone());
+                sql += &format!(" AND {column} = ${}", binds.len() + 3);
+            }
         }
         sql += " ORDER BY raised_ms DESC, id DESC LIMIT $3";
         let from = q.from.map_or(i64::MIN, Timestamp::as_millisecond);
@@ -805,29 +836,47 @@ impl Store {
 
     /// Exclusions still in force at `now`.
     pub async fn active_exclusions(&self, now: Timestamp) -> Result<Vec<ExclusionRecord>, RecordError> {
-        let sql = "SELECT id, created_ms, created_by, person, rule, subject, until_ms, reason, from_alert FROM alert_exclusions \
-                   WHERE until_ms > $1 ORDER BY id";
+        let sql = format!("SELECT {EXCLUSION_COLUMNS} FROM alert_exclusions WHERE until_ms > $1 ORDER BY id");
         Ok(on_read!(self, "read exclusions", |pool| {
-            match sqlx::query(sql).bind(now.as_millisecond()).fetch_all(pool).await {
-                Ok(rows) => rows
-                    .iter()
-                    .map(|r| {
-                        Ok(ExclusionRecord {
-                            id: r.try_get("id")?,
-                            created: ts(r.try_get("created_ms")?),
-                            created_by: r.try_get("created_by")?,
-                            person: r.try_get("person")?,
-                            rule: r.try_get("rule")?,
-                            subject: r.try_get("subject")?,
-                            until: ts(r.try_get("until_ms")?),
-                            reason: r.try_get("reason")?,
-                            from_alert: r.try_get("from_alert")?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, sqlx::Error>>(),
+            match sqlx::query(&sql).bind(now.as_millisecond()).fetch_all(pool).await {
+                Ok(rows) => rows.iter().map(|r| exclusion_row!(r)).collect::<Result<Vec<_>, sqlx::Error>>(),
                 Err(e) => Err(e),
             }
         })?)
+    }
+
+    /// Every exclusion, in force or expired, newest first (the console's list of who
+    /// suppressed what, why and until when).
+    pub async fn exclusions(&self, limit: u32) -> Result<Vec<ExclusionRecord>, RecordError> {
+        let sql = format!("SELECT {EXCLUSION_COLUMNS} FROM alert_exclusions ORDER BY id DESC LIMIT $1");
+        Ok(on_read!(self, "read exclusions", |pool| {
+            match sqlx::query(&sql).bind(i64::from(limit.max(1))).fetch_all(pool).await {
+                Ok(rows) => rows.iter().map(|r| exclusion_row!(r)).collect::<Result<Vec<_>, sqlx::Error>>(),
+                Err(e) => Err(e),
+            }
+        })?)
+    }
+
+    /// Open alerts counted by severity and state (`new` or `acknowledged`): the dashboard's
+    /// aggregate, which names nobody.
+    pub async fn open_alert_counts(&self) -> Result<Vec<(String, AlertState, i64)>, RecordError> {
+        let sql = "SELECT severity, state, COUNT(*) AS n FROM alerts WHERE state <> 'closed' GROUP BY severity, state ORDER BY severity, state";
+        let rows: Vec<(String, String, i64)> = on_read!(self, "count open alerts", |pool| {
+            match sqlx::query(sql).fetch_all(pool).await {
+                Ok(rows) => rows
+                    .iter()
+                    .map(|r| Ok((r.try_get("severity")?, r.try_get("state")?, r.try_get("n")?)))
+                    .collect::<Result<Vec<_>, sqlx::Error>>(),
+                Err(e) => Err(e),
+            }
+        })?;
+        rows.into_iter()
+            .map(|(sev, state, n)| {
+                let st = AlertState::parse(&state)
+                    .ok_or_else(|| RecordError::Corrupt { table: "alerts", id: 0, field: "state", value: state.clone() })?;
+                Ok((sev, st, n))
+            })
+            .collect()
     }
 
     /// Record a change to the rules; the reason is required.

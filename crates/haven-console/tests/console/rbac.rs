@@ -80,6 +80,22 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/unblock-requests/{id}/approve", "HDdIS"),
     ("POST", "/api/v1/unblock-requests/{id}/decline", "HDdIS"),
     ("GET", "/api/v1/activity", "HDdI"),
+    ("GET", "/alerts", "HDd"),
+    ("GET", "/alerts/{id}", "HDd"),
+    ("POST", "/alerts/{id}/acknowledge", "HDd"),
+    ("POST", "/alerts/{id}/close", "HDd"),
+    ("GET", "/alerts/rules", "HDd"),
+    ("POST", "/alerts/rules", "HDd"),
+    ("GET", "/alerts/exclusions", "HDd"),
+    ("GET", "/alerts/quality", "HDdG"),
+    ("GET", "/api/v1/alerts", "HDd"),
+    ("GET", "/api/v1/alerts/{id}", "HDd"),
+    ("POST", "/api/v1/alerts/{id}/acknowledge", "HDd"),
+    ("POST", "/api/v1/alerts/{id}/close", "HDd"),
+    ("GET", "/api/v1/alerts/exclusions", "HDd"),
+    ("GET", "/api/v1/alerts/rules", "HDd"),
+    ("PUT", "/api/v1/alerts/rules", "HDd"),
+    ("GET", "/api/v1/alerts/quality", "HDdG"),
 ];
 
 fn letter(r: Role) -> char {

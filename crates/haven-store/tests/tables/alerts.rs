@@ -154,7 +154,31 @@ async fn exclusions_expire_and_rule_changes_need_reasons(ctx: Ctx) {
     assert!(refused(&ctx, "UPDATE alert_rule_changes SET reason = 'x'").await);
 }
 
+async fn inbox_filters_counts_and_every_exclusion(ctx: Ctx) {
+    let s = &ctx.store;
+    let a = raise(s, &[event(T0, "jo", "x.example")]).await;
+    let b = raise(s, &[event(T0 + 1000, "jo", "y.example")]).await;
+    s.acknowledge_alert(b, "dsl", ts(T0 + 2000)).await.unwrap();
+    let c = raise(s, &[event(T0 + 3000, "jo", "z.example")]).await;
+    s.close_alert(c, AlertOutcome::NoFurtherAction, "Homework", "dsl", ts(T0 + 4000), None).await.unwrap();
+    let ids = |q: AlertQuery| async move { s.alerts(&q).await.unwrap().into_iter().map(|r| r.id).collect::<Vec<_>>() };
+    assert_eq!(ids(AlertQuery { category: Some("suicide_risk".into()), ..Default::default() }).await, [c, b, a]);
+    assert!(ids(AlertQuery { category: Some("drugs".into()), ..Default::default() }).await.is_empty());
+    assert_eq!(ids(AlertQuery { group: Some("ks3".into()), state: Some(AlertState::New), ..Default::default() }).await, [a]);
+    assert!(ids(AlertQuery { group: Some("ks4".into()), severities: vec!["critical".into()], ..Default::default() }).await.is_empty());
+    let counts = s.open_alert_counts().await.unwrap();
+    assert_eq!(counts, [("critical".to_owned(), AlertState::Acknowledged, 1), ("critical".to_owned(), AlertState::New, 1)]);
+
+    let x = NewExclusion { created_by: "dsl", person: Some("jo"), rule: None, subject: None, until: ts(T0 + 1000), reason: "Project", from_alert: Some(a) };
+    let first = s.add_exclusion(&x, ts(T0)).await.unwrap();
+    let second = s.add_exclusion(&NewExclusion { until: ts(T0 + DAY), ..x }, ts(T0)).await.unwrap();
+    let all: Vec<i64> = s.exclusions(10).await.unwrap().into_iter().map(|e| e.id).collect();
+    assert_eq!(all, [second, first], "expired ones are still listed, newest first");
+    assert_eq!(s.active_exclusions(ts(T0 + 2000)).await.unwrap().len(), 1);
+}
+
 both!(
+    inbox_filters_counts_and_every_exclusion,
     evidence_is_kept_by_alert_id_with_surrounding_activity,
     lifecycle_needs_outcomes_with_reasons_and_logs_every_step,
     exclusions_expire_and_rule_changes_need_reasons
