@@ -517,6 +517,20 @@ pub fn read_receipt(bytes: &[u8], expect_key: Option<&str>) -> Result<VerifiedRe
     Ok(VerifiedReceipt { manifest: opened.manifest, receipt })
 }
 
+/// The fuzz target's body: read `data` as a package and as a receipt. Never panics; anything
+/// that verifies has every entry recomputing to its hash and every attachment to its name.
+pub fn fuzz_body(data: &[u8]) {
+    if let Ok(p) = read_package(data, None) {
+        for e in p.records.records.iter().flat_map(|r| &r.entries) {
+            assert_eq!(entry_hash(&e.hash_input()), e.hash, "a verified package holds an entry that does not hash");
+        }
+        for (name, bytes) in &p.attachments {
+            assert_eq!(&content_hash(bytes), name, "a verified package holds a misnamed attachment");
+        }
+    }
+    let _ = read_receipt(data, None);
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -609,6 +623,7 @@ mod tests {
         for i in (0..bytes.len()).step_by(97) {
             let mut b = bytes.clone();
             b[i] ^= 0x20;
+            fuzz_body(&b);
             if read_package(&b, None).is_err() {
                 refused += 1;
             } else {

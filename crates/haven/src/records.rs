@@ -108,10 +108,9 @@ pub struct PrintArgs {
 pub fn run(config: &Config, command: RecordsCommand) -> Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     let store_url = config.service().store_url.clone();
-    let open = || async { Store::open(&store_url).await.with_context(|| format!("opening the store {store_url}")) };
     match command {
         RecordsCommand::Verify => rt.block_on(async {
-            let store = open().await?;
+            let store = open_store(&store_url).await?;
             let started = Instant::now();
             let report = store.verify_records().await?;
             store.close().await;
@@ -142,7 +141,7 @@ pub fn run(config: &Config, command: RecordsCommand) -> Result<ExitCode> {
         }
         RecordsCommand::Export(args) => rt.block_on(async {
             let key = signing_key(config)?;
-            let store = open().await?;
+            let store = open_store(&store_url).await?;
             let r = export(config, &store, &args, &key).await;
             store.close().await;
             r
@@ -152,7 +151,7 @@ pub fn run(config: &Config, command: RecordsCommand) -> Result<ExitCode> {
             // Every check runs before the store is even opened: nothing is stored from a package that fails one.
             let pkg = package::read_package(&bytes, args.expect_key.as_deref()).map_err(|e| anyhow!("package refused, nothing stored: {e}"))?;
             let key = signing_key(config)?;
-            let store = open().await?;
+            let store = open_store(&store_url).await?;
             let r = import(config, &store, &args, pkg, &key).await;
             store.close().await;
             r
@@ -165,30 +164,34 @@ pub fn run(config: &Config, command: RecordsCommand) -> Result<ExitCode> {
             if verified.receipt.sender_key != own {
                 bail!("receipt refused, nothing recorded: it is for a package signed by {}, not by this school's key {own}", verified.receipt.sender_key);
             }
-            let store = open().await?;
+            let store = open_store(&store_url).await?;
             let r = confirm(&store, &args, &verified).await;
             store.close().await;
             r
         }),
         RecordsCommand::Print(args) => rt.block_on(async {
-            let store = open().await?;
+            let store = open_store(&store_url).await?;
             let r = print(config, &store, &args).await;
             store.close().await;
             r
         }),
         RecordsCommand::SeedBench(args) => rt.block_on(async {
-            let store = open().await?;
+            let store = open_store(&store_url).await?;
             let r = crate::records_bench::seed(&store, &args).await;
             store.close().await;
             r
         }),
         RecordsCommand::Bench(args) => rt.block_on(async {
-            let store = open().await?;
+            let store = open_store(&store_url).await?;
             let r = crate::records_bench::bench(&store, &args).await;
             store.close().await;
             r
         }),
     }
+}
+
+async fn open_store(url: &str) -> Result<Store> {
+    Store::open(url).await.with_context(|| format!("opening the store {url}"))
 }
 
 /// The school's name as the console shows it.

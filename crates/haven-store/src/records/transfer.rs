@@ -101,7 +101,7 @@ impl Store {
     /// and the attachments its entries name, plus those attachments' bytes: a package's content.
     pub async fn pupil_file(&self, pupil_id: i64) -> Result<(RecordsFile, BTreeMap<String, Vec<u8>>), RecordError> {
         let mut summaries = self.pupil_records(pupil_id, 0).await?;
-        summaries.reverse();
+        summaries.sort_by(|a, b| (a.occurred, a.created, &a.record_id).cmp(&(b.occurred, b.created, &b.record_id)));
         let mut records = Vec::with_capacity(summaries.len());
         let mut bytes = BTreeMap::new();
         for s in summaries {
