@@ -196,7 +196,7 @@ async fn open_store(url: &str) -> Result<Store> {
 
 /// The school's name as the console shows it.
 fn school(config: &Config) -> String {
-    config.console().map_or_else(|| config.service().school_name.clone(), |c| c.school.clone())
+    config.console().map_or_else(|| config.service().proxy.school_name.clone(), |c| c.school.clone())
 }
 
 /// Who is acting: `--by`, or the operating-system user running the command.
