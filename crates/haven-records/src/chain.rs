@@ -116,6 +116,18 @@ pub enum ChainBreak {
         /// The number found instead.
         found: i64,
     },
+    /// An entry received from another school no longer gives the hash it arrived with.
+    #[error("received entry {seq} (record {record_id}, from another school) does not match its hash: stored {stored}, content gives {computed}")]
+    Received {
+        /// The entry's number in the sending school's chain.
+        seq: i64,
+        /// Its record.
+        record_id: String,
+        /// The hash it arrived with.
+        stored: String,
+        /// The hash of what is stored now.
+        computed: String,
+    },
     /// An attachment's bytes no longer give the hash it is stored under.
     #[error("attachment {stored} ({file_name}) does not match its content: its bytes give {computed}")]
     Attachment {

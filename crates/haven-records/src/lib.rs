@@ -14,12 +14,16 @@
 //! - [`bodymap`]: marks on front, back and side outlines.
 //! - [`access`]: the access table.
 //! - [`retention`]: review dates (date of birth + 25 years), legal hold.
+//! - [`package`]: the signed "moving school" package and its receipt (docs/records-package.md).
+//! - [`pdf`]: the printed front sheet and chronology, every page headed and every entry hashed.
 
 pub mod access;
 pub mod bodymap;
 pub mod category;
 pub mod chain;
 pub mod model;
+pub mod package;
+pub mod pdf;
 pub mod retention;
 
 pub use access::{Action, Viewer, allows};

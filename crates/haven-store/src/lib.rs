@@ -52,7 +52,7 @@ pub use policy::{
 };
 pub use query::{Action, ActivityQuery, Cursor, DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT};
 pub use records::{
-    Attachment, ChronologyItem, NewEntry, NewRecord, RecordAccess, RecordAccessRecord, RecordSummary, StateChange, StoredEntry, VerifyReport,
+    Attachment, ChronologyItem, ImportReport, NewEntry, NewRecord, RecordAccess, RecordAccessRecord, RecordSummary, StateChange, StoredEntry, Transfer, VerifyReport,
 };
 pub use retention::{DEFAULT_RETENTION_DAYS, PruneReport, Retention, RetentionRecord};
 pub use row::StoredEvent;

@@ -251,6 +251,8 @@ pub struct VerifyReport {
     pub entries: u64,
     /// Attachments checked.
     pub attachments: u64,
+    /// Entries received from other schools whose hashes were recomputed.
+    pub received: u64,
     /// The chain head: the last good entry's hash.
     pub head: String,
     /// The first entry or attachment that does not match.
@@ -480,6 +482,22 @@ impl Store {
         chained!(self, "save a new record", |tx| insert_record!(tx, n, ms))
     }
 
+    /// Save many new records and then many entries in one chained transaction (bulk loads and
+    /// the scale benchmark); each entry's record must be among `records` or already stored.
+    pub async fn create_records_bulk(&self, records: &[NewRecord], entries: &[NewEntry], at: Timestamp) -> Result<u64, RecordError> {
+        let ms = at.as_millisecond();
+        let none = StateChange::default();
+        chained!(self, "save records in bulk", |tx| {
+            for n in records {
+                insert_record!(tx, n, ms);
+            }
+            for e in entries {
+                append_entry!(tx, e, &none, ms);
+            }
+            (records.len() + entries.len()) as u64
+        })
+    }
+
     /// Append an entry to a record (a saved entry is never changed) and update its state.
     pub async fn append_record_entry(&self, e: &NewEntry, change: &StateChange, at: Timestamp) -> Result<StoredEntry, RecordError> {
         let ms = at.as_millisecond();
@@ -582,12 +600,19 @@ impl Store {
         Ok(())
     }
 
-    /// A pupil's chronology: every entry of every record they are linked to, and every linked
-    /// activity event, ordered by when it happened (ties in chain order).
+    /// A pupil's chronology: every entry of every record they are linked to (entries received
+    /// from another school included, with the sender's hashes), and every linked activity event,
+    /// ordered by when it happened (ties in chain order).
     pub async fn chronology(&self, pupil_id: i64) -> Result<Vec<ChronologyItem>, RecordError> {
         let sql = format!(
             "SELECT {}, l.role FROM record_entries e JOIN (SELECT record_id, MAX(role) AS role FROM record_pupils WHERE pupil_id = $1 GROUP BY record_id) l \
              ON l.record_id = e.record_id ORDER BY e.occurred_ms, e.seq",
+            ENTRY_COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ")
+        );
+        // Entries received from another school, as the sender wrote them (their own hashes).
+        let received = format!(
+            "SELECT {}, l.role FROM record_received_entries e JOIN (SELECT record_id, MAX(role) AS role FROM record_pupils WHERE pupil_id = $1 GROUP BY record_id) l \
+             ON l.record_id = e.record_id",
             ENTRY_COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ")
         );
         let events = "SELECT v.id, v.time_ms, v.name, v.action, v.category FROM events v WHERE v.id IN \
@@ -601,7 +626,14 @@ impl Store {
                 .map(|r| Ok::<_, sqlx::Error>((entry_row!(r)?, r.try_get::<String, _>("role")?)))
                 .collect::<Result<Vec<_>, _>>()?;
             let linked: Vec<(i64, i64, String, String, Option<String>)> = sqlx::query_as(events).bind(pupil_id).fetch_all(pool).await?;
-            Ok::<_, sqlx::Error>((entries, linked))
+            let received = sqlx::query(&received)
+                .bind(pupil_id)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| Ok::<_, sqlx::Error>((entry_row!(r)?, r.try_get::<String, _>("role")?)))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, sqlx::Error>((entries.into_iter().chain(received).collect::<Vec<_>>(), linked))
         }
         .await)?;
         let mut items: Vec<ChronologyItem> =
@@ -712,7 +744,7 @@ impl Store {
             after = last.seq;
             for e in &page {
                 if let Err(b) = verifier.check(&e.hash_input(), &e.hash) {
-                    return Ok(VerifyReport { entries: verifier.checked(), attachments: 0, head: verifier.head().to_owned(), first_break: Some(b) });
+                    return Ok(VerifyReport { entries: verifier.checked(), attachments: 0, received: 0, head: verifier.head().to_owned(), first_break: Some(b) });
                 }
             }
             if i64::try_from(page.len()).unwrap_or(0) < VERIFY_PAGE {
@@ -734,11 +766,15 @@ impl Store {
                 let computed = content_hash(content);
                 if computed != *stored {
                     let b = ChainBreak::Attachment { stored: stored.clone(), file_name: file_name.clone(), computed };
-                    return Ok(VerifyReport { entries: verifier.checked(), attachments, head: verifier.head().to_owned(), first_break: Some(b) });
+                    return Ok(VerifyReport { entries: verifier.checked(), attachments, received: 0, head: verifier.head().to_owned(), first_break: Some(b) });
                 }
                 attachments += 1;
             }
         }
-        Ok(VerifyReport { entries: verifier.checked(), attachments, head: verifier.head().to_owned(), first_break: None })
+        let (received, first_break) = self.verify_received().await?;
+        Ok(VerifyReport { entries: verifier.checked(), attachments, received, head: verifier.head().to_owned(), first_break })
     }
 }
+
+mod transfer;
+pub use transfer::{ImportReport, Transfer};

@@ -81,6 +81,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0011_records.sql"),
     },
     Migration {
+        version: 13,
+        description: "safeguarding records moving school: entries received from another school, the transfer log",
+        sqlite: include_str!("../migrations/sqlite/0013_records_transfer.sql"),
+        postgres: include_str!("../migrations/postgres/0013_records_transfer.sql"),
+    },
+    Migration {
         version: 10,
         description: "sign-in names of people (LDAP uid, sAMAccountName, UPN) for RADIUS",
         sqlite: include_str!("../migrations/sqlite/0010_person_logins.sql"),

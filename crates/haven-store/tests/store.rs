@@ -893,6 +893,8 @@ mod policy;
 mod identity;
 #[path = "tables/records.rs"]
 mod records;
+#[path = "tables/records_transfer.rs"]
+mod records_transfer;
 #[path = "tables/logins.rs"]
 mod logins;
 #[path = "tables/alerts.rs"]

@@ -11,6 +11,7 @@ mod memory;
 mod people;
 mod radius;
 mod records;
+mod records_bench;
 mod serve;
 
 use std::path::PathBuf;
@@ -58,7 +59,7 @@ enum Command {
         #[command(subcommand)]
         command: people::PeopleCommand,
     },
-    /// Safeguarding records: verify the hash chain and attachments.
+    /// Safeguarding records: verify the chain, move a pupil's file between schools, print it.
     Records {
         #[command(subcommand)]
         command: records::RecordsCommand,

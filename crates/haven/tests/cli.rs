@@ -490,4 +490,5 @@ mod cli {
     mod policy_changes;
     mod radius;
     mod records;
+    mod records_transfer;
 }
