@@ -11,7 +11,7 @@ use axum::routing::{MethodRouter, delete, get, post};
 use haven_accounts::Permission;
 use haven_accounts::session::Stage;
 
-use crate::{ConsoleState, activity, api, guard, network, pages, people, policy, portal, unblock};
+use crate::{ConsoleState, activity, api, guard, network, pages, people, policy, portal, records, records_dsl, unblock};
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +107,23 @@ pub enum RouteId {
     ApiUnblockApprove,
     ApiUnblockDecline,
     ApiActivity,
+    RecordsScript,
+    RecordsBlank,
+    WorryForm,
+    WorrySubmit,
+    RecordNewForm,
+    RecordCreate,
+    RecordsMine,
+    RecordsInbox,
+    RecordSearch,
+    RecordStepUp,
+    RecordView,
+    RecordAddEntry,
+    RecordAttachment,
+    PupilChronology,
+    PupilFrontSheet,
+    PupilPrint,
+    PupilAccess,
 }
 
 const PENDING_TOTP: &[Stage] = &[Stage::NeedsTotp];
@@ -116,7 +133,7 @@ const ANY_STAGE: &[Stage] = &[Stage::NeedsTotp, Stage::NeedsEnrolment, Stage::Ne
 
 impl RouteId {
     /// Every route; the router is built from this list alone.
-    pub const ALL: [RouteId; 67] = [
+    pub const ALL: [RouteId; 84] = [
         RouteId::Healthy,
         RouteId::Stylesheet,
         RouteId::SignInForm,
@@ -184,6 +201,23 @@ impl RouteId {
         RouteId::ApiUnblockApprove,
         RouteId::ApiUnblockDecline,
         RouteId::ApiActivity,
+        RouteId::RecordsScript,
+        RouteId::RecordsBlank,
+        RouteId::WorryForm,
+        RouteId::WorrySubmit,
+        RouteId::RecordNewForm,
+        RouteId::RecordCreate,
+        RouteId::RecordsMine,
+        RouteId::RecordsInbox,
+        RouteId::RecordSearch,
+        RouteId::RecordStepUp,
+        RouteId::RecordView,
+        RouteId::RecordAddEntry,
+        RouteId::RecordAttachment,
+        RouteId::PupilChronology,
+        RouteId::PupilFrontSheet,
+        RouteId::PupilPrint,
+        RouteId::PupilAccess,
     ];
 
     /// Method, path (axum syntax) and access: the permission table.
@@ -259,6 +293,23 @@ impl RouteId {
             ApiUnblockApprove => (Method::POST, "/api/v1/unblock-requests/{id}/approve", Requires(RequestUnblock)),
             ApiUnblockDecline => (Method::POST, "/api/v1/unblock-requests/{id}/decline", Requires(RequestUnblock)),
             ApiActivity => (Method::GET, "/api/v1/activity", Requires(SearchActivity)),
+            RecordsScript => (Method::GET, "/static/records.js", Public),
+            RecordsBlank => (Method::GET, "/blank", Public),
+            WorryForm => (Method::GET, "/worry", Public),
+            WorrySubmit => (Method::POST, "/worry", Public),
+            RecordNewForm => (Method::GET, "/records/new", Requires(RecordConcern)),
+            RecordCreate => (Method::POST, "/records/new", Requires(RecordConcern)),
+            RecordsMine => (Method::GET, "/records/mine", Requires(RecordConcern)),
+            RecordsInbox => (Method::GET, "/records", Requires(ManageRecords)),
+            RecordSearch => (Method::GET, "/records/search", Requires(ManageRecords)),
+            RecordStepUp => (Method::POST, "/records/search/step-up", Requires(ManageRecords)),
+            RecordView => (Method::GET, "/records/{id}", Requires(RecordConcern)),
+            RecordAddEntry => (Method::POST, "/records/{id}/entries", Requires(RecordConcern)),
+            RecordAttachment => (Method::GET, "/records/{id}/attachments/{sha}", Requires(RecordConcern)),
+            PupilChronology => (Method::GET, "/records/pupil/{id}", Requires(ManageRecords)),
+            PupilFrontSheet => (Method::POST, "/records/pupil/{id}/front-sheet", Requires(ManageRecords)),
+            PupilPrint => (Method::GET, "/records/pupil/{id}/print", Requires(ManageRecords)),
+            PupilAccess => (Method::GET, "/records/pupil/{id}/access", Requires(ManageRecords)),
         }
     }
 
@@ -346,6 +397,23 @@ impl RouteId {
             ApiUnblockApprove => post(unblock::api_approve),
             ApiUnblockDecline => post(unblock::api_decline),
             ApiActivity => get(activity::api_search),
+            RecordsScript => get(records::script),
+            RecordsBlank => get(records::blank),
+            WorryForm => get(records::worry_form),
+            WorrySubmit => post(records::worry_submit),
+            RecordNewForm => get(records::new_form),
+            RecordCreate => post(records::create),
+            RecordsMine => get(records::mine),
+            RecordsInbox => get(records_dsl::inbox),
+            RecordSearch => get(records_dsl::search),
+            RecordStepUp => post(records_dsl::step_up),
+            RecordView => get(records_dsl::record),
+            RecordAddEntry => post(records_dsl::add_entry),
+            RecordAttachment => get(records::attachment),
+            PupilChronology => get(records_dsl::pupil),
+            PupilFrontSheet => post(records_dsl::front_sheet),
+            PupilPrint => get(records_dsl::print),
+            PupilAccess => get(records_dsl::access),
         }
     }
 }
