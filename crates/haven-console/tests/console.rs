@@ -15,4 +15,6 @@ mod console {
     mod people;
     mod browser;
     mod portal;
+    pub mod records;
+    mod records_browser;
 }
