@@ -17,6 +17,19 @@ async fn click(b: &Browser, css: &str) {
     e.click().await.unwrap_or_else(|e| panic!("{css}: {e}"));
 }
 
+/// Wait until the element's text contains `want` (a form post's new page has loaded).
+async fn wait_text(b: &Browser, css: &str, want: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = b.text(css).await;
+        if last.contains(want) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css}: wanted {want:?}, last saw {last:?}");
+}
+
 async fn dsl_sign_in(app: &App, b: &Browser) {
     b.sign_in("dsl", PASSWORD).await;
     b.fill("#code", &secret().code_at(app.clock_now())).await;
@@ -65,7 +78,7 @@ async fn a_teacher_logs_a_concern_with_a_body_map_mark_on_a_phone() {
     b.fill("#mark_desc_1", "Purple bruise, thumb-sized").await;
     b.fill("#mark_size_1", "25").await;
     b.submit("#concern-form").await;
-    assert!(b.text("#record-notice").await.contains("Concern saved"));
+    wait_text(&b, "#record-notice", "Concern saved").await;
     let entries = b.text("#entries").await;
     assert!(entries.contains("Body map mark 1") && entries.contains("Purple bruise, thumb-sized") && entries.contains("25 mm"), "{entries}");
     let s = app.store.record_list(1, None, false, 10).await.unwrap();
@@ -93,24 +106,25 @@ async fn the_dsl_triages_acts_refers_and_closes_then_sees_their_view_in_the_acce
     click(&b, "#risk option[value=high]").await;
     click(&b, "#owner option:nth-child(2)").await;
     b.submit("#form-triage").await;
-    assert_eq!(b.text("#record-risk").await, "High");
+    wait_text(&b, "#record-risk", "High").await;
     b.client.execute("document.querySelectorAll('details').forEach(function (d) { d.open = true; });", vec![]).await.unwrap();
     b.fill("#description", "Phone Mum about breakfast").await;
     b.fill("#owner_name", "dsl").await;
     b.client.execute("document.getElementById('due').value = '2025-03-12';", vec![]).await.unwrap();
     b.submit("#form-action").await;
+    wait_text(&b, "#record-notice", "Action added").await;
     assert!(b.text("#actions").await.contains("Phone Mum about breakfast"));
     b.client.execute("document.querySelectorAll('details').forEach(function (d) { d.open = true; });", vec![]).await.unwrap();
     click(&b, "#agency option[value=early_help]").await;
     b.fill("#reference", "EH-2025-77").await;
     b.fill("#consent", "Mum knows and agreed").await;
     b.submit("#form-referral").await;
-    assert_eq!(b.text("#record-status").await, "Referred");
+    wait_text(&b, "#record-status", "Referred").await;
     b.client.execute("document.querySelectorAll('details').forEach(function (d) { d.open = true; });", vec![]).await.unwrap();
     click(&b, "#outcome option[value=early_help]").await;
     b.fill("#closure_reason", "Early Help plan agreed").await;
     b.submit("#form-closure").await;
-    assert_eq!(b.text("#record-status").await, "Closed");
+    wait_text(&b, "#record-status", "Closed").await;
     let entries = b.text("#entries").await;
     for kind in ["Concern", "Triage", "Action", "Referral", "Closure", "EH-2025-77"] {
         assert!(entries.contains(kind), "{kind} in {entries}");
@@ -130,7 +144,7 @@ async fn a_pupil_sends_a_worry_anonymously_and_it_reaches_the_dsl_inbox() {
     assert_eq!(b.text("main h1").await, "Tell someone you are worried");
     b.fill("#worry", "A big boy takes my lunch every day").await;
     b.submit("#form-worry").await;
-    assert!(b.text("#worry-sent").await.contains("You did the right thing"));
+    wait_text(&b, "#worry-sent", "You did the right thing").await;
     dsl_sign_in(&app, &b).await;
     b.client.goto(&format!("{}/records", b.base)).await.unwrap();
     let inbox = b.text("#records tbody").await;
