@@ -276,6 +276,11 @@ impl Config {
         {
             service.proxy.unblock_url = console_unblock_url(c);
         }
+        if raw.proxy.pages.worry_url.is_none()
+            && let Some(c) = &console
+        {
+            service.proxy.worry_url = console_worry_url(c);
+        }
         let radius = radius::radius_settings(raw.radius.as_ref(), base, &mut errors);
         let directory = directory::directory_settings(raw.directory.as_ref(), base, &mut errors);
         let (taxonomy, audience) = match builtin_taxonomy(&raw.categories) {
@@ -436,6 +441,13 @@ pub fn console_unblock_url(c: &ConsoleConfig) -> String {
         (None, ip) => ip.to_string(),
     };
     format!("{scheme}://{host}:{}/unblock", c.listen.port())
+}
+
+/// The console's "tell someone you're worried" page, where the block page's worry link goes
+/// when `[proxy.pages] worry_url` is not set (same host and port as the unblock page).
+pub fn console_worry_url(c: &ConsoleConfig) -> String {
+    let unblock = console_unblock_url(c);
+    format!("{}/worry", unblock.trim_end_matches("/unblock"))
 }
 
 /// Defaults for `haven serve` on embedded settings: loopback, unprivileged ports, a local SQLite file.

@@ -98,6 +98,8 @@ fn client(addr: Option<Extension<ClientAddr>>) -> String {
 fn row(e: &StoredEvent) -> view::ActivityRow {
     let ev = &e.event;
     view::ActivityRow {
+        id: e.id,
+        records: Vec::new(),
         time: view::when(ev.time),
         user: ev.user.clone().unwrap_or_default(),
         device: ev.device.clone().unwrap_or_default(),
@@ -141,6 +143,12 @@ pub async fn page(
                     older = Some(format!("/activity?{}", s.finish()));
                 }
                 rows = events.iter().map(row).collect();
+                if p.can(haven_accounts::Permission::ManageRecords) {
+                    // The link back: each event shows the records that cite it.
+                    for r in &mut rows {
+                        r.records = state.store.records_for_event(r.id).await?;
+                    }
+                }
             }
             Err(ConsoleError::BadRequest(m)) => {
                 error = Some(m);
@@ -154,6 +162,8 @@ pub async fn page(
         status,
         &view::ActivityPage {
             layout: Layout::new(&state, Some(&p), "Activity search", "/activity"),
+            can_raise: p.can(haven_accounts::Permission::RecordConcern),
+            show_records: p.can(haven_accounts::Permission::ManageRecords),
             rows,
             searched,
             error,

@@ -1,5 +1,6 @@
 //! Haven's web console and JSON API: sign-in with a second factor, accounts and roles, the
-//! people directory, and the sign-in audit log.
+//! people directory, the sign-in audit log, and safeguarding records (concerns, the DSL inbox,
+//! chronologies, the pupil worry page).
 //!
 //! Server-rendered (askama) pages that work without JavaScript, and a JSON API under `/api/v1`
 //! authenticated only by bearer tokens. Every route is declared once in [`routes`], with the
@@ -27,6 +28,9 @@ pub mod network;
 pub mod people;
 pub mod portal;
 pub mod policy;
+pub mod records;
+pub mod records_dsl;
+mod records_view;
 mod policy_view;
 pub mod routes;
 pub mod serve;
@@ -93,6 +97,8 @@ pub struct ConsoleState {
     pub authenticators: Arc<Vec<Arc<dyn portal::PortalAuthenticator>>>,
     /// The running policy, when the console is attached to the filtering service.
     pub policy: Option<Arc<live::LivePolicy>>,
+    /// Safeguarding records: categories, URN, step-ups and the worry throttle.
+    pub records: Arc<records::RecordsRuntime>,
 }
 
 impl ConsoleState {
@@ -107,7 +113,14 @@ impl ConsoleState {
             identity,
             authenticators: Arc::new(portal::default_authenticators()),
             policy: None,
+            records: Arc::new(records::RecordsRuntime::default()),
         }
+    }
+
+    /// The school's own concern categories (merged over the KCSIE defaults) and its URN.
+    pub fn with_records(mut self, categories: haven_records::Categories, urn: &str) -> ConsoleState {
+        self.records = Arc::new(records::RecordsRuntime::new(categories, urn));
+        self
     }
 
     /// Share the running service's address book, so the console's bindings reach DNS and proxy.

@@ -209,8 +209,9 @@ pub async fn totp_form(State(state): State<ConsoleState>, Extension(p): Extensio
     page(&view::TotpPage { layout: Layout::new(&state, Some(&p), "Two-factor code", ""), error: None })
 }
 
-/// Count a failed second-factor code towards the lock; true if it locked the account.
-async fn second_factor_failed(state: &ConsoleState, a: &Account, client: &str, event: &str) -> Result<bool, ConsoleError> {
+/// Count a failed second-factor code towards the lock; true if it locked the account (sign-in
+/// and the records step-up share it).
+pub(crate) async fn second_factor_failed(state: &ConsoleState, a: &Account, client: &str, event: &str) -> Result<bool, ConsoleError> {
     let now = state.clock.now();
     let policy = &state.settings.lockout;
     let outcome = policy.on_failure(a.failed_sign_ins, now);
@@ -434,6 +435,14 @@ pub async fn dashboard_stats(state: &ConsoleState, p: &Principal) -> Result<Vec<
     for (group, kind, n) in state.store.people_counts().await? {
         stats.push(view::Stat { key: "people", label: format!("{kind}s in {group}"), value: n });
     }
+    // Safeguarding records: counts only (governors see these and nothing else of the records).
+    let open = state.store.record_list(p.account.id, None, true, 5000).await?;
+    let open: Vec<_> = open.into_iter().filter(|s| s.category != crate::records::FRONT_SHEET).collect();
+    stats.push(view::Stat { key: "records_open", label: "open safeguarding records".into(), value: open.len() as i64 });
+    if p.can(Permission::ManageRecords) {
+        let new = crate::records_dsl::notices(state, p).await?.len();
+        stats.push(view::Stat { key: "records_unacknowledged", label: "new concerns not yet acknowledged".into(), value: new as i64 });
+    }
     if p.can(Permission::ViewAuthAudit) || p.can(Permission::ManageAccounts) {
         let day_ago = state.clock.now().as_millisecond() - 86_400_000;
         let failures = state.store.auth_audit(&AuthAuditQuery { event: Some("sign_in_failed".into()), limit: 1000, ..Default::default() }).await?;
@@ -452,8 +461,11 @@ pub async fn dashboard_stats(state: &ConsoleState, p: &Principal) -> Result<Vec<
 pub async fn dashboard(State(state): State<ConsoleState>, Extension(p): Extension<Principal>) -> PageResult {
     let stats = dashboard_stats(&state, &p).await?;
     let roles = p.account.roles.iter().map(Role::label).collect::<Vec<_>>().join(", ");
+    let concerns = crate::records_dsl::notices(&state, &p).await?;
     page(&view::DashboardPage {
         layout: Layout::new(&state, Some(&p), "Dashboard", "/"),
+        concerns,
+        can_record: p.can(Permission::RecordConcern),
         change_due: state.settings.password.change_due(p.account.password_changed, state.clock.now()),
         stats,
         roles,

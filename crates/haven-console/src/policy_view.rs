@@ -101,6 +101,8 @@ pub struct UnblockListPage {
 
 /// One activity event in the results.
 pub struct ActivityRow {
+    pub id: i64,
+    pub records: Vec<String>,
     pub time: String,
     pub user: String,
     pub device: String,
@@ -115,6 +117,8 @@ pub struct ActivityRow {
 #[derive(Template)]
 #[template(path = "activity.html")]
 pub struct ActivityPage {
+    pub can_raise: bool,
+    pub show_records: bool,
     pub layout: Layout,
     pub rows: Vec<ActivityRow>,
     pub searched: bool,

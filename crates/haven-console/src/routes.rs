@@ -11,7 +11,9 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 use haven_accounts::Permission;
 use haven_accounts::session::Stage;
 
-use crate::{ConsoleState, activity, alerts, alerts_quality, alerts_rules, api, guard, network, pages, people, policy, portal, unblock};
+use crate::{
+    ConsoleState, activity, alerts, alerts_quality, alerts_rules, api, guard, network, pages, people, policy, portal, records, records_dsl, unblock,
+};
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +125,23 @@ pub enum RouteId {
     ApiAlertRules,
     ApiAlertRulesPut,
     ApiAlertQuality,
+    RecordsScript,
+    RecordsBlank,
+    WorryForm,
+    WorrySubmit,
+    RecordNewForm,
+    RecordCreate,
+    RecordsMine,
+    RecordsInbox,
+    RecordSearch,
+    RecordStepUp,
+    RecordView,
+    RecordAddEntry,
+    RecordAttachment,
+    PupilChronology,
+    PupilFrontSheet,
+    PupilPrint,
+    PupilAccess,
 }
 
 const PENDING_TOTP: &[Stage] = &[Stage::NeedsTotp];
@@ -132,7 +151,7 @@ const ANY_STAGE: &[Stage] = &[Stage::NeedsTotp, Stage::NeedsEnrolment, Stage::Ne
 
 impl RouteId {
     /// Every route; the router is built from this list alone.
-    pub const ALL: [RouteId; 83] = [
+    pub const ALL: [RouteId; 100] = [
         RouteId::Healthy,
         RouteId::Stylesheet,
         RouteId::SignInForm,
@@ -216,6 +235,23 @@ impl RouteId {
         RouteId::ApiAlertRules,
         RouteId::ApiAlertRulesPut,
         RouteId::ApiAlertQuality,
+        RouteId::RecordsScript,
+        RouteId::RecordsBlank,
+        RouteId::WorryForm,
+        RouteId::WorrySubmit,
+        RouteId::RecordNewForm,
+        RouteId::RecordCreate,
+        RouteId::RecordsMine,
+        RouteId::RecordsInbox,
+        RouteId::RecordSearch,
+        RouteId::RecordStepUp,
+        RouteId::RecordView,
+        RouteId::RecordAddEntry,
+        RouteId::RecordAttachment,
+        RouteId::PupilChronology,
+        RouteId::PupilFrontSheet,
+        RouteId::PupilPrint,
+        RouteId::PupilAccess,
     ];
 
     /// Method, path (axum syntax) and access: the permission table.
@@ -307,6 +343,23 @@ impl RouteId {
             ApiAlertRules => (Method::GET, "/api/v1/alerts/rules", Requires(ManageAlertRules)),
             ApiAlertRulesPut => (Method::PUT, "/api/v1/alerts/rules", Requires(ManageAlertRules)),
             ApiAlertQuality => (Method::GET, "/api/v1/alerts/quality", Requires(ViewAlertQuality)),
+            RecordsScript => (Method::GET, "/static/records.js", Public),
+            RecordsBlank => (Method::GET, "/blank", Public),
+            WorryForm => (Method::GET, "/worry", Public),
+            WorrySubmit => (Method::POST, "/worry", Public),
+            RecordNewForm => (Method::GET, "/records/new", Requires(RecordConcern)),
+            RecordCreate => (Method::POST, "/records/new", Requires(RecordConcern)),
+            RecordsMine => (Method::GET, "/records/mine", Requires(RecordConcern)),
+            RecordsInbox => (Method::GET, "/records", Requires(ManageRecords)),
+            RecordSearch => (Method::GET, "/records/search", Requires(ManageRecords)),
+            RecordStepUp => (Method::POST, "/records/search/step-up", Requires(ManageRecords)),
+            RecordView => (Method::GET, "/records/{id}", Requires(RecordConcern)),
+            RecordAddEntry => (Method::POST, "/records/{id}/entries", Requires(RecordConcern)),
+            RecordAttachment => (Method::GET, "/records/{id}/attachments/{sha}", Requires(RecordConcern)),
+            PupilChronology => (Method::GET, "/records/pupil/{id}", Requires(ManageRecords)),
+            PupilFrontSheet => (Method::POST, "/records/pupil/{id}/front-sheet", Requires(ManageRecords)),
+            PupilPrint => (Method::GET, "/records/pupil/{id}/print", Requires(ManageRecords)),
+            PupilAccess => (Method::GET, "/records/pupil/{id}/access", Requires(ManageRecords)),
         }
     }
 
@@ -410,6 +463,23 @@ impl RouteId {
             ApiAlertRules => get(alerts_rules::api_rules),
             ApiAlertRulesPut => put(alerts_rules::api_put_rules),
             ApiAlertQuality => get(alerts_quality::api_quality),
+            RecordsScript => get(records::script),
+            RecordsBlank => get(records::blank),
+            WorryForm => get(records::worry_form),
+            WorrySubmit => post(records::worry_submit),
+            RecordNewForm => get(records::new_form),
+            RecordCreate => post(records::create),
+            RecordsMine => get(records::mine),
+            RecordsInbox => get(records_dsl::inbox),
+            RecordSearch => get(records_dsl::search),
+            RecordStepUp => post(records_dsl::step_up),
+            RecordView => get(records_dsl::record),
+            RecordAddEntry => post(records_dsl::add_entry),
+            RecordAttachment => get(records::attachment),
+            PupilChronology => get(records_dsl::pupil),
+            PupilFrontSheet => post(records_dsl::front_sheet),
+            PupilPrint => get(records_dsl::print),
+            PupilAccess => get(records_dsl::access),
         }
     }
 }

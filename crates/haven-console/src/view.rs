@@ -60,6 +60,14 @@ impl Layout {
             if p.can(Permission::RequestUnblock) {
                 nav.push(NavLink { href: "/unblock/requests", label: "Unblock requests" });
             }
+            if p.can(Permission::ManageRecords) {
+                nav.push(NavLink { href: "/records", label: "Safeguarding" });
+            } else if p.can(Permission::RecordConcern) {
+                nav.push(NavLink { href: "/records/mine", label: "My concerns" });
+            }
+            if p.can(Permission::RecordConcern) {
+                nav.push(NavLink { href: "/records/new", label: "Log a concern" });
+            }
             if p.can(Permission::SearchActivity) {
                 nav.push(NavLink { href: "/activity", label: "Activity" });
             }
@@ -165,6 +173,9 @@ pub struct Stat {
 #[template(path = "dashboard.html")]
 pub struct DashboardPage {
     pub layout: Layout,
+    /// New concerns for the DSL team: who raised it, category, link (no content).
+    pub concerns: Vec<(String, String, String)>,
+    pub can_record: bool,
     pub change_due: bool,
     pub stats: Vec<Stat>,
     pub roles: String,

@@ -17,4 +17,6 @@ mod console {
     mod portal;
     mod alerts;
     mod alerts_browser;
+    pub mod records;
+    mod records_browser;
 }

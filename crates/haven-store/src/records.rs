@@ -586,6 +586,25 @@ impl Store {
         })?)
     }
 
+    /// One activity event by id, for a concern raised from it (the evidence it cites).
+    pub async fn event_by_id(&self, id: i64) -> Result<Option<crate::StoredEvent>, RecordError> {
+        let sql = format!("SELECT {} FROM events WHERE id = $1", crate::row::SELECT_COLUMNS);
+        let rows = match &self.inner.db {
+            Db::Sqlite(s) => sqlx::query(&sql)
+                .bind(id)
+                .fetch_all(&s.read)
+                .await
+                .and_then(|rows| rows.iter().map(crate::row::EventRow::from_sqlite).collect::<Result<Vec<_>, _>>()),
+            Db::Postgres(p) => sqlx::query(&sql)
+                .bind(id)
+                .fetch_all(p)
+                .await
+                .and_then(|rows| rows.iter().map(crate::row::EventRow::from_postgres).collect::<Result<Vec<_>, _>>()),
+        };
+        let rows = rows.map_err(|e| self.db_error("read an event", e))?;
+        Ok(rows.into_iter().map(crate::row::EventRow::into_stored).next().transpose()?)
+    }
+
     /// Mark a record as opened by an account (first time only).
     pub async fn mark_record_read(&self, record_id: &str, account_id: i64, at: Timestamp) -> Result<(), RecordError> {
         on_write!(self, "mark a record read", |pool| {

@@ -96,6 +96,23 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/alerts/rules", "HDd"),
     ("PUT", "/api/v1/alerts/rules", "HDd"),
     ("GET", "/api/v1/alerts/quality", "HDdG"),
+    ("GET", "/static/records.js", "*"),
+    ("GET", "/blank", "*"),
+    ("GET", "/worry", "*"),
+    ("POST", "/worry", "*"),
+    ("GET", "/records/new", "HDdIS"),
+    ("POST", "/records/new", "HDdIS"),
+    ("GET", "/records/mine", "HDdIS"),
+    ("GET", "/records", "HDd"),
+    ("GET", "/records/search", "HDd"),
+    ("POST", "/records/search/step-up", "HDd"),
+    ("GET", "/records/{id}", "HDdIS"),
+    ("POST", "/records/{id}/entries", "HDdIS"),
+    ("GET", "/records/{id}/attachments/{sha}", "HDdIS"),
+    ("GET", "/records/pupil/{id}", "HDd"),
+    ("POST", "/records/pupil/{id}/front-sheet", "HDd"),
+    ("GET", "/records/pupil/{id}/print", "HDd"),
+    ("GET", "/records/pupil/{id}/access", "HDd"),
 ];
 
 fn letter(r: Role) -> char {

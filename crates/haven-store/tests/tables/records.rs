@@ -199,7 +199,20 @@ async fn linked_events_run_both_ways(ctx: Ctx) {
     assert_eq!(chron.len(), 2);
 }
 
+/// A concern raised from an activity event reads that event by its id (the evidence it cites).
+async fn an_event_is_read_by_its_id(ctx: Ctx) {
+    let s = &ctx.store;
+    s.insert_batch(&[event(T0 - 60_000, "sam", "first.example"), event(T0, "jo", "second.example")]).await.unwrap();
+    let all = s.query(&haven_store::ActivityQuery::new()).await.unwrap();
+    let second = all.iter().find(|e| e.event.name == "second.example").unwrap();
+    let got = s.event_by_id(second.id).await.unwrap().unwrap();
+    assert_eq!(got, *second);
+    assert_eq!(got.event.user.as_deref(), Some("jo"));
+    assert!(s.event_by_id(second.id + 1000).await.unwrap().is_none());
+}
+
 both!(
+    an_event_is_read_by_its_id,
     intact_chain_verifies,
     one_changed_byte_in_an_entry_is_named,
     a_rewritten_hash_breaks_the_next_link,
