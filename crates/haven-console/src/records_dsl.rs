@@ -613,6 +613,73 @@ pub async fn print(
     ))
 }
 
+/// `GET /records/pupil/{id}/print.pdf`: the same file as a PDF for a court bundle or a strategy
+/// meeting (every page headed with the school, pupil, page N of M and who printed it; every entry
+/// with its full text and chain hash), holding only what this person may print, audited as a print.
+pub async fn print_pdf(
+    State(state): State<ConsoleState>,
+    Extension(p): Extension<Principal>,
+    addr: Option<Extension<ClientAddr>>,
+    Path(id): Path<i64>,
+) -> Result<Response, ConsoleError> {
+    let c = chronology(&state, &p, id, Action::Print).await?;
+    let person = state.store.person(id).await?.ok_or(ConsoleError::NotFound("pupil"))?;
+    let printable: std::collections::HashSet<&str> = c.rows.iter().filter(|r| !r.hash.is_empty()).map(|r| r.hash.as_str()).collect();
+    let events: std::collections::HashSet<i64> = c.rows.iter().filter(|r| r.hash.is_empty()).map(|r| r.seq).collect();
+    let mut entries = Vec::new();
+    for i in state.store.chronology(id).await? {
+        match (&i.entry, &i.event) {
+            (Some(e), _) if printable.contains(e.hash.as_str()) => entries.push(haven_records::pdf::PrintEntry {
+                occurred: view::when(e.occurred),
+                kind: EntryKind::parse(&e.kind).map_or(e.kind.clone(), |k| k.label().to_owned()),
+                record_id: e.record_id.clone(),
+                author: e.author.clone(),
+                text: haven_records::pdf::body_text(&e.body),
+                hash: e.hash.clone(),
+            }),
+            (None, Some((eid, name, act, cat))) if events.contains(eid) => entries.push(haven_records::pdf::PrintEntry {
+                occurred: view::when(i.occurred),
+                kind: "Filter event".into(),
+                record_id: format!("event {eid}"),
+                author: "Haven".into(),
+                text: format!("{act} {name}{}", cat.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()),
+                hash: String::new(),
+            }),
+            _ => {}
+        }
+    }
+    let head = entries.iter().rev().find(|e| !e.hash.is_empty()).map_or_else(String::new, |e| e.hash.clone());
+    let designations = c.designations.iter().map(|(l, from)| if from.is_empty() { l.clone() } else { format!("{l} (from {from})") }).collect::<Vec<_>>().join(", ");
+    let header = haven_records::pdf::PrintHeader {
+        school: state.settings.school.clone(),
+        pupil: c.name.clone(),
+        upn: person.person.upn.clone(),
+        date_of_birth: person.person.date_of_birth.clone(),
+        generated: view::when(state.clock.now()),
+        printed_by: author_of(&p),
+        chain_head: head,
+        front_sheet: vec![
+            ("Details".into(), c.detail.clone()),
+            ("Status".into(), if designations.is_empty() { "none recorded".into() } else { designations }),
+            ("Other agencies".into(), if c.agencies.is_empty() { "none recorded".into() } else { c.agencies.clone() }),
+            ("Records".into(), format!("{} open, {} closed", c.open, c.closed)),
+        ],
+    };
+    let pdf = haven_records::pdf::chronology_pdf(&header, &entries);
+    log_access(&state, &p, &client(&addr), "print", None, Some(id), &format!("PDF, {} entries", entries.len())).await?;
+    let file = format!("attachment; filename=\"safeguarding-file-{id}.pdf\"");
+    Ok((
+        StatusCode::OK,
+        [
+            (axum::http::header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, file),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        pdf,
+    )
+        .into_response())
+}
+
 /// `GET /records/pupil/{id}/access`: who looked at this child's file, newest first.
 pub async fn access(State(state): State<ConsoleState>, Extension(p): Extension<Principal>, Path(id): Path<i64>) -> Result<Response, ConsoleError> {
     let person = state.store.person(id).await?.ok_or(ConsoleError::NotFound("pupil"))?;

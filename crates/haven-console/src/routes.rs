@@ -141,6 +141,7 @@ pub enum RouteId {
     PupilChronology,
     PupilFrontSheet,
     PupilPrint,
+    PupilPdf,
     PupilAccess,
 }
 
@@ -151,7 +152,7 @@ const ANY_STAGE: &[Stage] = &[Stage::NeedsTotp, Stage::NeedsEnrolment, Stage::Ne
 
 impl RouteId {
     /// Every route; the router is built from this list alone.
-    pub const ALL: [RouteId; 100] = [
+    pub const ALL: [RouteId; 101] = [
         RouteId::Healthy,
         RouteId::Stylesheet,
         RouteId::SignInForm,
@@ -251,6 +252,7 @@ impl RouteId {
         RouteId::PupilChronology,
         RouteId::PupilFrontSheet,
         RouteId::PupilPrint,
+        RouteId::PupilPdf,
         RouteId::PupilAccess,
     ];
 
@@ -359,6 +361,7 @@ impl RouteId {
             PupilChronology => (Method::GET, "/records/pupil/{id}", Requires(ManageRecords)),
             PupilFrontSheet => (Method::POST, "/records/pupil/{id}/front-sheet", Requires(ManageRecords)),
             PupilPrint => (Method::GET, "/records/pupil/{id}/print", Requires(ManageRecords)),
+            PupilPdf => (Method::GET, "/records/pupil/{id}/print.pdf", Requires(ManageRecords)),
             PupilAccess => (Method::GET, "/records/pupil/{id}/access", Requires(ManageRecords)),
         }
     }
@@ -479,6 +482,7 @@ impl RouteId {
             PupilChronology => get(records_dsl::pupil),
             PupilFrontSheet => post(records_dsl::front_sheet),
             PupilPrint => get(records_dsl::print),
+            PupilPdf => get(records_dsl::print_pdf),
             PupilAccess => get(records_dsl::access),
         }
     }

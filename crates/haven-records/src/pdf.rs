@@ -205,6 +205,22 @@ fn page_content(header: &PrintHeader, lines: &[(f32, Line)], n: usize, total: us
     out
 }
 
+/// An entry's stored JSON body as the lines a court bundle prints (`field: value`, one per line),
+/// so the console and `haven records print` print the same words.
+pub fn body_text(body: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(o)) => o
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{}: {s}", k.replace('_', " ")),
+                v => format!("{}: {v}", k.replace('_', " ")),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => body.to_owned(),
+    }
+}
+
 /// The PDF of a pupil's front sheet and chronology, ready to save or send.
 pub fn chronology_pdf(header: &PrintHeader, entries: &[PrintEntry]) -> Vec<u8> {
     let pages = paginate(blocks(header, entries));

@@ -426,20 +426,6 @@ async fn confirm(store: &Store, args: &ConfirmArgs, v: &package::VerifiedReceipt
 }
 
 /// An entry body as printed lines: each top-level field as `field: value`.
-fn body_text(body: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(serde_json::Value::Object(o)) => o
-            .iter()
-            .map(|(k, v)| match v {
-                serde_json::Value::String(s) => format!("{}: {s}", k.replace('_', " ")),
-                v => format!("{}: {v}", k.replace('_', " ")),
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => body.to_owned(),
-    }
-}
-
 fn school_time(t: Timestamp) -> String {
     let tz = jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC);
     t.to_zoned(tz).strftime("%Y-%m-%d %H:%M %Z").to_string()
@@ -460,7 +446,7 @@ async fn print(config: &Config, store: &Store, args: &PrintArgs) -> Result<ExitC
                 kind: haven_records::EntryKind::parse(&e.kind).map_or(e.kind.clone(), |k| k.label().to_owned()),
                 record_id: e.record_id.clone(),
                 author: e.author.clone(),
-                text: body_text(&e.body),
+                text: haven_records::pdf::body_text(&e.body),
                 hash: e.hash.clone(),
             },
             (None, Some((id, name, action, category))) => PrintEntry {

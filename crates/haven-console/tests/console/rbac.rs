@@ -112,6 +112,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/records/pupil/{id}", "HDd"),
     ("POST", "/records/pupil/{id}/front-sheet", "HDd"),
     ("GET", "/records/pupil/{id}/print", "HDd"),
+    ("GET", "/records/pupil/{id}/print.pdf", "HDd"),
     ("GET", "/records/pupil/{id}/access", "HDd"),
 ];
 

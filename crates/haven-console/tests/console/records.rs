@@ -265,6 +265,11 @@ async fn every_view_search_and_print_is_in_the_access_log() {
     let print = app.get(&format!("/records/pupil/{}/print", p[0].0), Some(&d_cookie)).await;
     let hash = &app.store.record_entries(&id).await.unwrap()[0].hash;
     assert!(print.body.contains(hash.as_str()) && print.body.contains("Printed by dsl, Designated Safeguarding Lead at"), "{}", print.body);
+    let pdf = app.get(&format!("/records/pupil/{}/print.pdf", p[0].0), Some(&d_cookie)).await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert_eq!(pdf.headers.get("content-type").and_then(|v| v.to_str().ok()), Some("application/pdf"));
+    assert!(pdf.body.starts_with("%PDF-") && pdf.body.contains(hash.as_str()), "the PDF carries each entry's chain hash");
+    assert_ne!(app.get(&format!("/records/pupil/{}/print.pdf", p[0].0), Some(&t_cookie)).await.status, StatusCode::OK, "staff cannot print a file");
     // Search needs the second factor again.
     let search = app.get("/records/search?q=smith", Some(&d_cookie)).await;
     assert!(search.body.contains("form-step-up") && !search.body.contains(&id));
@@ -284,6 +289,7 @@ async fn every_view_search_and_print_is_in_the_access_log() {
         assert!(actions.contains(&want), "{want:?} missing from {actions:?}");
     }
     assert!(log.iter().any(|r| r.action == "search" && r.detail.contains("\"smith\"")), "the search is logged with its words");
+    assert!(log.iter().any(|r| r.action == "print" && r.detail.starts_with("PDF,")), "the PDF is logged as a print");
     let access = app.get(&format!("/records/pupil/{}/access", p[0].0), Some(&d_cookie)).await;
     assert!(access.body.contains("print") && access.body.contains(&id), "{}", access.body);
 }
