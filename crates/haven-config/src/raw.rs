@@ -55,6 +55,8 @@ pub struct RawConfig {
     pub portal: Option<crate::portal::RawPortal>,
     /// The RADIUS accounting listener; absent means none.
     pub radius: Option<crate::radius::RawRadius>,
+    /// The monitor stage, alert routing and delivery.
+    pub monitor: Option<crate::monitor::RawMonitor>,
 }
 
 /// `[proxy]`.

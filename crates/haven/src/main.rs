@@ -1,6 +1,7 @@
 //! `haven`: the one binary. A thin layer of clap sub-commands over the library crates.
 
 mod activity;
+mod alerts;
 mod check;
 mod console;
 mod identity;
@@ -56,6 +57,11 @@ enum Command {
     People {
         #[command(subcommand)]
         command: people::PeopleCommand,
+    },
+    /// Monitoring alerts: list them, print the weekly DSL digest.
+    Alerts {
+        #[command(subcommand)]
+        command: alerts::AlertsCommand,
     },
     /// Safeguarding records: verify the hash chain and attachments.
     Records {
@@ -119,6 +125,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Recover(args) => init::recover(&config, &args),
         Command::People { command } => people::run(&config, command),
         Command::Records { command } => records::run(&config, command),
+        Command::Alerts { command } => alerts::run(&config, command),
         Command::Config => {
             println!("ok: {config}");
             Ok(ExitCode::SUCCESS)
