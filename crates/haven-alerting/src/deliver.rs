@@ -118,13 +118,13 @@ impl Mailer {
         if let Some((user, password)) = &s.credentials {
             builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
         }
-        let from = s.from.parse().map_err(|e| DeliveryError::Settings(format!("monitor.email.from: {e}")))?;
+        let from: lettre::message::Mailbox = s.from.parse().map_err(|e| DeliveryError::Settings(format!("monitor.email.from: {e}")))?;
         Ok(Mailer { transport: builder.build(), from })
     }
 
     /// Send one plain-text email.
     pub async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), DeliveryError> {
-        let to = to.parse().map_err(|e| DeliveryError::Settings(format!("recipient: {e}")))?;
+        let to: lettre::message::Mailbox = to.parse().map_err(|e| DeliveryError::Settings(format!("recipient: {e}")))?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)

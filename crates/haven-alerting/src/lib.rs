@@ -77,7 +77,7 @@ impl Monitor {
     /// Start the engine task and the escalation ticker over `store`.
     pub async fn start(store: Store, settings: MonitorSettings, tz: jiff::tz::TimeZone, clock: Arc<dyn Clock>) -> Result<Monitor, StartError> {
         let mailer = match &settings.email {
-            Some(e) => Some(Mailer::new(e).map_err(|e| StartError::Rules(e.to_string()))?),
+            Some(e) => Some(Mailer::new(e).map_err(|e| StartError::Email(e.to_string()))?),
             None => None,
         };
         let (engine, rules_text) = stage::engine(&store, tz.clone()).await?;

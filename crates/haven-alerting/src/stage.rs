@@ -24,6 +24,9 @@ pub enum StartError {
     /// The rules (from the store, else the defaults) did not parse.
     #[error("alert rules: {0}")]
     Rules(String),
+    /// `[monitor.email]` could not be used.
+    #[error("{0}")]
+    Email(String),
 }
 
 /// The engine with the shipped libraries and the rules in force (the store's, else the defaults).

@@ -52,7 +52,7 @@ fn seeded() -> Vec<DigestAlert> {
         event("2026-11-30T09:00:00Z", "gu.pupil", "ks4", "extreme.example", Channel::Dns, Some("extremism"), none),
     ];
     let mut out = Vec::new();
-    for (i, e) in events.iter().enumerate() {
+    for e in &events {
         if let Some(Outcome::New(d)) = engine.evaluate(e) {
             out.push(DigestAlert {
                 id: i64::try_from(out.len() + 1).unwrap(),
@@ -67,7 +67,6 @@ fn seeded() -> Vec<DigestAlert> {
                 outcome_at: None,
             });
         }
-        let _ = i;
     }
     out
 }
@@ -99,10 +98,10 @@ fn a_seeded_week_is_counted_listed_and_scored() {
     let week = Week::parse("2026-W48").unwrap();
     let d = digest::build(week, &tz, &alerts);
     assert_eq!(d.total, 5);
-    assert_eq!(d.by_category, [("pornography".into(), 2), ("extremism".into(), 1), ("illegal_csam".into(), 1), ("suicide_risk".into(), 1)]);
-    assert_eq!(d.by_group, [("ks3".into(), 3), ("ks4".into(), 1), ("ks5".into(), 1)]);
-    assert_eq!(d.by_severity, [("critical".into(), 2), ("high".into(), 2), ("medium".into(), 1)]);
-    assert_eq!(d.by_outcome, [("concern".into(), 2), ("false_positive".into(), 1), ("no_further_action".into(), 1), ("open".into(), 1)]);
+    assert_eq!(d.by_category, [("pornography".to_owned(), 2), ("extremism".to_owned(), 1), ("illegal_csam".to_owned(), 1), ("suicide_risk".to_owned(), 1)]);
+    assert_eq!(d.by_group, [("ks3".to_owned(), 3), ("ks4".to_owned(), 1), ("ks5".to_owned(), 1)]);
+    assert_eq!(d.by_severity, [("critical".to_owned(), 2), ("high".to_owned(), 2), ("medium".to_owned(), 1)]);
+    assert_eq!(d.by_outcome, [("concern".to_owned(), 2), ("false_positive".to_owned(), 1), ("no_further_action".to_owned(), 1), ("open".to_owned(), 1)]);
     // Open: last week's self-harm alert and this week's acknowledged extremism one; not next week's.
     assert_eq!(d.open.iter().map(|o| (o.id, o.state.as_str())).collect::<Vec<_>>(), [(1, "new"), (6, "acknowledged")]);
     assert_eq!(d.quality.overall, Some(0.75));
