@@ -308,3 +308,33 @@ fn digest_for_a_week_prints_counts_and_links_without_names() {
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("2026-W48"), "the error shows the expected form: {}", stderr(&bad));
 }
+
+#[test]
+fn monitor_config_errors_name_the_field_and_never_show_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("haven.toml");
+    std::fs::write(
+        &cfg,
+        "[monitor]\ntick = \"soon\"\nescalate_after = { urgent = \"5m\" }\n\
+         [[monitor.contacts]]\nname = \"Ana\"\nemail = \"not-an-address\"\nrole = \"head\"\n\
+         [monitor.email]\nhost = \"smtp.example\"\ntls = \"ssl\"\nfrom = \"haven@school.example\"\nusername = \"u\"\npassword = \"hunter2-smtp-pass\"\npassword_env = \"X\"\n\
+         [[monitor.webhooks]]\nurl = \"http://hub.example/x\"\nsecret = \"short-key\"\n",
+    )
+    .unwrap();
+    let o = haven(&["--config", cfg.to_str().unwrap(), "config"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(64), "{e}");
+    for field in [
+        "monitor.tick",
+        "monitor.escalate_after.urgent",
+        "monitor.contacts[0].email",
+        "monitor.contacts[0].role",
+        "monitor.email.tls",
+        "monitor.email.password",
+        "monitor.webhooks[0].url",
+        "monitor.webhooks[0].secret",
+    ] {
+        assert!(e.contains(field), "`{field}` is named: {e}");
+    }
+    assert!(!e.contains("hunter2") && !e.contains("short-key"), "secrets are not echoed: {e}");
+}
