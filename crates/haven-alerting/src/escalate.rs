@@ -81,7 +81,7 @@ async fn notify(shared: &Shared, alert: &AlertRecord, severity: Severity, contac
     let notice = Notice::of(alert, &shared.settings.console_url);
     let step_i = i64::try_from(step).unwrap_or(i64::MAX);
     let escalation = (step > 1).then(|| {
-        let waited = shared.settings.routing.delay(severity).map_or(String::new(), |d| haven_monitor::rules::format_duration(d));
+        let waited = shared.settings.routing.delay(severity).map_or(String::new(), haven_monitor::rules::format_duration);
         format!("Nobody has acknowledged it after {waited} per step; you are contact {step} in the escalation chain.")
     });
     let (status, detail) = match &shared.mailer {
