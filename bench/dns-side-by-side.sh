@@ -51,6 +51,9 @@ cache_entries = $CACHE
 url = "sqlite:///tmp/bench/haven-data/activity.db"
 [metrics]
 listen = "127.0.0.1:9154"
+[monitor]
+# MONITOR=false measures filtering with the monitor stage off (default on, as shipped).
+enabled = ${MONITOR:-true}
 TOML
 
 for run in $(seq 1 "$RUNS"); do

@@ -9,6 +9,7 @@ mod console;
 mod directory;
 mod portal;
 mod radius;
+mod monitor;
 mod raw;
 mod taxonomy_data;
 
@@ -33,6 +34,7 @@ pub use directory::{
     RawDirectoryGroup,
 };
 pub use portal::{PortalConfig, RawPortal};
+pub use monitor::{EmailSettings, MonitorSettings, RawContact, RawEmail, RawMonitor, RawWebhook, Secret, SmtpTls, WebhookSettings};
 pub use radius::{DEFAULT_RADIUS_LISTEN, RadiusClientConfig, RadiusSecret, RadiusSettings, RawRadius, RawRadiusClient};
 
 /// The built-in default policy (St John's acceptable-use table, made age-appropriate).
@@ -234,6 +236,7 @@ pub struct Config {
     portal: Option<PortalConfig>,
     radius: Option<RadiusSettings>,
     directory: Option<DirectorySettings>,
+    monitor: MonitorSettings,
 }
 
 /// A built snapshot with what loading it took.
@@ -283,6 +286,8 @@ impl Config {
         }
         let radius = radius::radius_settings(raw.radius.as_ref(), base, &mut errors);
         let directory = directory::directory_settings(raw.directory.as_ref(), base, &mut errors);
+        let console_base = console.as_ref().map(|c| console_unblock_url(c).trim_end_matches("/unblock").to_owned());
+        let monitor = monitor::monitor_settings(raw.monitor.as_ref(), console_base, &mut errors);
         let (taxonomy, audience) = match builtin_taxonomy(&raw.categories) {
             Ok(t) => t,
             Err(e) => return Err(ConfigError::Invalid { path: origin.into(), errors: e, audit_path }),
@@ -329,7 +334,7 @@ impl Config {
         if !errors.is_empty() {
             return Err(ConfigError::Invalid { path: origin.into(), errors, audit_path });
         }
-        Ok(Config { origin: origin.into(), taxonomy, policy, lists, floor, audit_path, tz, service, console, portal, radius, directory })
+        Ok(Config { origin: origin.into(), taxonomy, policy, lists, floor, audit_path, tz, service, console, portal, radius, directory, monitor })
     }
 
     /// Load every list and freeze a snapshot. Nothing is changed on failure.
@@ -402,6 +407,16 @@ impl Config {
     /// `[radius]`, if the RADIUS accounting listener is configured.
     pub fn radius(&self) -> Option<&RadiusSettings> {
         self.radius.as_ref()
+    }
+
+    /// The school's time zone (`timezone`, default Europe/London).
+    pub fn timezone(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    /// `[monitor]`: the alert stage, routing and delivery (defaults when absent).
+    pub fn monitor(&self) -> &MonitorSettings {
+        &self.monitor
     }
 
     /// Where the configuration came from.

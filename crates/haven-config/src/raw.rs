@@ -57,6 +57,8 @@ pub struct RawConfig {
     pub radius: Option<crate::radius::RawRadius>,
     /// `[directory]`: LDAP / Active Directory sync.
     pub directory: Option<crate::directory::RawDirectory>,
+    /// The monitor stage, alert routing and delivery.
+    pub monitor: Option<crate::monitor::RawMonitor>,
 }
 
 /// `[proxy]`.

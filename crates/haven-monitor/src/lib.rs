@@ -14,8 +14,12 @@
 //! - [`engine`]: events in, new or deduplicated alerts out, with exclusions.
 //! - [`routing`]: who is told, in what order, and when an unacknowledged alert escalates.
 //! - [`quality`]: precision and response-time figures from recorded outcomes.
+//! - [`digest`]: the weekly DSL digest over plain input structs, and its plain-text form.
 
+pub mod digest;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod keywords;
 pub mod normalise;
 pub mod quality;
@@ -23,6 +27,7 @@ pub mod routing;
 pub mod rules;
 pub mod search;
 
+pub use digest::{Digest, DigestAlert, Week, WeekError};
 pub use engine::{AlertDraft, AlertRef, Engine, EngineStats, Exclusion, MatchedKeyword, Outcome, host_of, person_of};
 pub use keywords::{KeywordEntry, KeywordHit, KeywordMatcher, Library, LibraryError};
 pub use normalise::normalise;

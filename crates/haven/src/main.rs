@@ -1,6 +1,7 @@
 //! `haven`: the one binary. A thin layer of clap sub-commands over the library crates.
 
 mod activity;
+mod alerts;
 mod check;
 mod console;
 mod directory;
@@ -58,6 +59,11 @@ enum Command {
     People {
         #[command(subcommand)]
         command: people::PeopleCommand,
+    },
+    /// Monitoring alerts: list them, print the weekly DSL digest.
+    Alerts {
+        #[command(subcommand)]
+        command: alerts::AlertsCommand,
     },
     /// Safeguarding records: verify the chain, move a pupil's file between schools, print it.
     Records {
@@ -121,6 +127,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Recover(args) => init::recover(&config, &args),
         Command::People { command } => people::run(&config, command),
         Command::Records { command } => records::run(&config, command),
+        Command::Alerts { command } => alerts::run(&config, command),
         Command::Config => {
             println!("ok: {config}");
             Ok(ExitCode::SUCCESS)

@@ -65,7 +65,8 @@ pub fn run(config_path: Option<PathBuf>, config: Config) -> Result<ExitCode> {
         Some((d, every)) => Some((crate::directory::directory_config(d)?, crate::people::group_map(&config)?, every)),
         None => None,
     };
-    runtime.block_on(serve(config_path, settings, handle, portal, base, radius, directory))
+    let monitor = (config.monitor().clone(), config.timezone().clone());
+    runtime.block_on(serve(config_path, settings, handle, portal, base, radius, directory, monitor))
 }
 
 fn init_logging() {
@@ -153,6 +154,7 @@ async fn serve(
     base: PolicySpec,
     radius: Option<haven_config::RadiusSettings>,
     directory: Option<(haven_directory::DirectoryConfig, haven_accounts::people::GroupMap, Duration)>,
+    (monitor_settings, tz): (haven_config::MonitorSettings, jiff::tz::TimeZone),
 ) -> Result<ExitCode> {
     let proxy_auth = proxy_accounts(&settings.proxy)?;
     let proxy_resolvers: Vec<SocketAddr> = settings.upstreams.iter().filter(|u| u.tls_name.is_none()).map(|u| u.addr).collect();
@@ -172,12 +174,41 @@ async fn serve(
         EventWriter::spawn(store.clone(), WriterConfig { queue_capacity: settings.store_queue, ..WriterConfig::default() })
             .context("starting the activity writer")?,
     );
+    // The monitor stage: events that could raise an alert are offered to its bounded queue beside
+    // the activity writer; it never back-pressures filtering (a full queue drops for monitoring only).
+    let tz_digest = tz.clone();
+    let monitor_digest = match (&monitor_settings.email, monitor_settings.digest) {
+        (Some(e), true) => Some((
+            e.clone(),
+            monitor_settings.routing.chain.iter().filter(|c| c.role == "DSL").map(|c| c.email.clone()).collect::<Vec<_>>(),
+            monitor_settings.console_url.clone(),
+        )),
+        _ => None,
+    };
+    let monitor = if monitor_settings.enabled {
+        let m = haven_alerting::Monitor::start(store.clone(), monitor_settings, tz, Arc::new(haven_alerting::SystemClock))
+            .await
+            .context("starting the monitor stage")?;
+        tracing::info!("monitor stage running: alerts are raised, stored and delivered");
+        Some(m)
+    } else {
+        tracing::info!("monitor stage off ([monitor] enabled = false)");
+        None
+    };
+    let digest_task = match (&monitor, &monitor_digest) {
+        (Some(_), Some((email, contacts, console_url))) => Some(tokio::spawn(weekly_digest(store.clone(), email.clone(), contacts.clone(), console_url.clone(), tz_digest.clone()))),
+        _ => None,
+    };
+    let sink: Arc<dyn haven_activity::EventSink> = match &monitor {
+        Some(m) => m.sink(writer.clone()),
+        None => writer.clone(),
+    };
     // Who is behind each address: restored from the store, then shared by DNS, proxy and console.
     let identity = crate::identity::start(&store).await?;
     let mut dns_settings = dns_config(&settings);
     dns_settings.captive_portal = portal.is_some();
     let book = identity.book().clone();
-    let dns = DnsServer::bind(dns_settings, handle.clone(), identity.book().clone(), writer.clone())
+    let dns = DnsServer::bind(dns_settings, handle.clone(), identity.book().clone(), sink.clone())
         .await
         .context("starting the DNS service")?;
     let addrs = dns.local_addrs();
@@ -188,7 +219,7 @@ async fn serve(
             identify: book.clone(),
             auth: proxy_auth,
             resolver: Arc::new(UpstreamResolver::new(proxy_resolvers, settings.upstream_timeout)),
-            sink: writer.clone(),
+            sink: sink.clone(),
         };
         let mut proxy_settings = proxy_config(&settings.proxy);
         proxy_settings.portal_url = portal.as_ref().map(|p| p.url.clone());
@@ -211,6 +242,7 @@ async fn serve(
     tracing::info!(addr = %settings.metrics_listen, "metrics and control endpoint at /metrics, /-/healthy, POST /-/reload");
     let dns_metrics = dns.metrics();
     let proxy_metrics = proxy.as_ref().map(ProxyServer::metrics);
+    let monitor_metrics = monitor.as_ref().map(haven_alerting::Monitor::renderer);
     let metrics_task = {
         let (writer, counters, reload_tx) = (writer.clone(), counters.clone(), reload_tx.clone());
         tokio::spawn(async move {
@@ -224,6 +256,9 @@ async fn serve(
                     }
                     if let Some(r) = &radius_metrics {
                         r.render_prometheus(&mut out);
+                    }
+                    if let Some(m) = &monitor_metrics {
+                        m(&mut out);
                     }
                     render_service_metrics(&mut out, &writer, &counters);
                     out
@@ -293,12 +328,50 @@ async fn serve(
     if let Some(p) = proxy {
         p.shutdown().await;
     }
+    if let Some(m) = monitor {
+        m.shutdown();
+    }
+    if let Some(t) = digest_task {
+        t.abort();
+    }
     match writer.shutdown().await {
         Ok(stats) => tracing::info!(written = stats.written, dropped = stats.dropped, "activity log flushed"),
         Err(e) => tracing::error!(error = %e, "activity log flush failed"),
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Email the weekly digest to the DSL contacts every Monday 07:00 school time: counts and a link,
+/// no pupil names.
+async fn weekly_digest(store: Store, email: haven_config::EmailSettings, to: Vec<String>, console_url: String, tz: jiff::tz::TimeZone) {
+    let mailer = match haven_alerting::Mailer::new(&email) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "the weekly digest cannot be emailed");
+            return;
+        }
+    };
+    loop {
+        let now = jiff::Timestamp::now();
+        let due = haven_monitor::digest::next_due(now, &tz);
+        tokio::time::sleep(due.duration_since(now).unsigned_abs()).await;
+        let week = haven_monitor::Week::containing(jiff::Timestamp::now(), &tz).previous(&tz);
+        match crate::alerts::digest_text(&store, week, &tz, &console_url).await {
+            Ok(text) => {
+                for addr in &to {
+                    let subject = format!("[Haven] Weekly safeguarding digest, {}", week.label());
+                    if let Err(e) = mailer.send(addr, &subject, text.clone()).await {
+                        tracing::warn!(error = %e, "a weekly digest email failed");
+                    }
+                }
+                tracing::info!(week = %week.label(), recipients = to.len(), "weekly digest emailed");
+            }
+            Err(e) => tracing::error!(error = %e, "building the weekly digest failed"),
+        }
+        // Past the due minute, so the next loop looks a week ahead.
+        tokio::time::sleep(Duration::from_secs(61)).await;
+    }
 }
 
 /// Build a new snapshot off to the side and swap it in (with the console's changes); on any

@@ -486,6 +486,7 @@ mod init_recover_people {
 /// End-to-end flows through the real `haven serve`, one file per feature in `tests/cli/`.
 mod cli {
     mod directory;
+    mod alerts;
     mod portal;
     mod policy_changes;
     mod radius;
