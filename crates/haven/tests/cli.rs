@@ -316,7 +316,7 @@ fn serve_proxies_web_requests_holds_ten_thousand_connections_and_logs_them() {
              [dns]\nlisten = [\"127.0.0.1:{dns}\"]\nupstreams = [\"127.0.0.1:9\"]\n\
              [store]\nurl = \"sqlite://data/activity.db\"\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n\
              [proxy]\nlisten = [\"127.0.0.1:{proxy}\"]\ntransparent_http = [\"127.0.0.1:{block}\"]\nallow_loopback_origins = true\n\
-             header_timeout_ms = 60000\n[proxy.pages]\nschool_name = \"Oakford Primary\"\n"
+             header_timeout_ms = 600000\n[proxy.pages]\nschool_name = \"Oakford Primary\"\n"
         ),
     )
     .unwrap();
@@ -352,7 +352,9 @@ fn serve_proxies_web_requests_holds_ten_thousand_connections_and_logs_them() {
         held.push(std::net::TcpStream::connect(("127.0.0.1", proxy)).unwrap());
     }
     let mut open = 0;
-    for _ in 0..100 {
+    // Up to a minute: with the whole suite running on two cores the accept loop can lag well
+    // behind the kernel's queue; the test is that all 10,000 are held, not how fast.
+    for _ in 0..600 {
         open = metric(metrics, "haven_proxy_open_connections").unwrap_or(0);
         if open >= 10_000 {
             break;
