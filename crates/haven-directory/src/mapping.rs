@@ -29,6 +29,21 @@ impl Entry {
     pub fn all(&self, name: &str) -> &[String] {
         self.attrs.get(&name.to_ascii_lowercase()).map_or(&[], Vec::as_slice)
     }
+
+    /// The entry's sign-in names from the given attributes, lower case, each once, so the sync
+    /// and the portal sign-in find a person by the same names.
+    pub fn logins(&self, attributes: &[String]) -> Vec<String> {
+        let mut logins: Vec<String> = Vec::new();
+        for name in attributes {
+            for v in self.all(name) {
+                let v = v.trim().to_lowercase();
+                if !v.is_empty() && !logins.contains(&v) {
+                    logins.push(v);
+                }
+            }
+        }
+        logins
+    }
 }
 
 /// A DN in the form two DNs are compared in: RDNs trimmed, attribute types and values lower
@@ -246,15 +261,7 @@ fn person_of(e: &Entry, g: &DirectoryGroup, a: &Attributes, map: &GroupMap) -> R
         .to_owned();
     let tutor_group = g.tutor_group.clone().or_else(|| a.tutor_group.as_deref().and_then(|n| e.first(n)).map(str::to_owned));
     let job_title = a.job_title.as_deref().and_then(|n| e.first(n)).map(str::to_owned);
-    let mut logins: Vec<String> = Vec::new();
-    for name in &a.logins {
-        for v in e.all(name) {
-            let v = v.trim().to_lowercase();
-            if !v.is_empty() && !logins.contains(&v) {
-                logins.push(v);
-            }
-        }
-    }
+    let logins = e.logins(&a.logins);
     let person = Person {
         kind: g.kind,
         key,

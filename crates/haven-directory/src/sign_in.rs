@@ -59,15 +59,7 @@ pub async fn sign_in(c: &DirectoryConfig, username: &str, password: &str) -> Res
         Err(DirectoryError::BindRefused { .. }) => return Ok(DirectorySignIn::Refused("wrong password, or the account is locked or disabled".into())),
         Err(e) => return Err(e),
     }
-    let mut logins: Vec<String> = Vec::new();
-    for a in &c.attributes.logins {
-        for v in entry.all(a) {
-            let v = v.trim().to_lowercase();
-            if !v.is_empty() && !logins.contains(&v) {
-                logins.push(v);
-            }
-        }
-    }
+    let logins = entry.logins(&c.attributes.logins);
     let email = entry.first(&c.attributes.email).map(str::to_lowercase);
     Ok(DirectorySignIn::Accepted { dn: entry.dn.clone(), logins, email })
 }
